@@ -1,0 +1,41 @@
+# Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+PYTHON313 ?= $(shell pyenv prefix 3.13.0 2>/dev/null)/bin/python3
+VENV := .venv
+VENV313 := .venv313
+STAMPS := .stamps
+PY := $(VENV)/bin/python
+
+.PHONY: test lint typecheck pytest bootstrap clean
+
+test: bootstrap lint typecheck pytest
+
+bootstrap: $(STAMPS)/venv $(STAMPS)/venv313
+
+$(STAMPS)/venv: requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# The real Azure Functions Python worker for 3.13 (azure-functions-runtime), for the contract test.
+$(STAMPS)/venv313: requirements.txt tests/worker/requirements.txt
+	@mkdir -p $(STAMPS)
+	@test -x "$(PYTHON313)" || { echo "Python 3.13 not found at '$(PYTHON313)'; set PYTHON313=/path/to/python3.13"; exit 1; }
+	test -x $(VENV313)/bin/python || "$(PYTHON313)" -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/worker/requirements.txt
+	@touch $@
+
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMPS)/venv
+	$(VENV)/bin/mypy
+
+pytest: bootstrap
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) $(VENV313) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache

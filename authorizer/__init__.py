@@ -1,0 +1,46 @@
+"""Entra ID bearer-token authorization for Azure Functions HTTP triggers (Python v2 model)."""
+
+from .app import Blueprint, FunctionApp, UnprotectedFunctionError, verify_protected
+from .decorator import allow_anonymous, require_auth
+from .errors import (
+    AuthError,
+    ConfigurationError,
+    Forbidden,
+    InsufficientScope,
+    InvalidToken,
+    KeysUnavailable,
+    MissingCredentials,
+    TemporarilyUnavailable,
+    TenantListUnavailable,
+    TenantNotAllowed,
+)
+from .principal import Principal
+from .runtime import configure, define_permissions, reset
+from .settings import AuthSettings
+from .tenants import StaticTenantPolicy, TenantPolicy
+
+__all__ = [
+    "AuthError",
+    "AuthSettings",
+    "Blueprint",
+    "ConfigurationError",
+    "Forbidden",
+    "FunctionApp",
+    "InsufficientScope",
+    "InvalidToken",
+    "KeysUnavailable",
+    "MissingCredentials",
+    "Principal",
+    "StaticTenantPolicy",
+    "TemporarilyUnavailable",
+    "TenantListUnavailable",
+    "TenantNotAllowed",
+    "TenantPolicy",
+    "UnprotectedFunctionError",
+    "allow_anonymous",
+    "configure",
+    "define_permissions",
+    "reset",
+    "require_auth",
+    "verify_protected",
+]

@@ -1,0 +1,82 @@
+"""The one place where a refusal becomes an HTTP answer (RFC 6750)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .errors import (
+    AuthError,
+    InsufficientScope,
+    InvalidToken,
+    MissingCredentials,
+    TemporarilyUnavailable,
+    TenantNotAllowed,
+)
+from .settings import AuthSettings
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Status, error code, a fixed description and the headers a client acts on."""
+
+    status: int
+    error: str
+    description: str
+    challenge: str | None = None
+    retry_after: int | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            # A refusal must never be replayed from a shared cache to another caller.
+            "Cache-Control": "no-store",
+            # Browser apps can read a challenge only when CORS exposes it.
+            "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
+        }
+        if self.challenge is not None:
+            headers["WWW-Authenticate"] = self.challenge
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps({"error": self.error, "error_description": self.description}).encode()
+
+
+SERVER_ERROR = Answer(500, "server_error", "The request could not be processed.")
+
+
+def answer_for(error: AuthError, settings: AuthSettings) -> Answer:
+    """Map a refusal to its answer; every AuthError branch lands on exactly one status."""
+    realm = _param("realm", settings.app_id_uri)
+    if isinstance(error, MissingCredentials):
+        # RFC 6750 section 3: no error code when the request carried no credentials.
+        return Answer(401, "missing_token", error.description, challenge=f"Bearer {realm}")
+    if isinstance(error, InvalidToken):
+        challenge = ", ".join(
+            [f"Bearer {realm}", _param("error", "invalid_token"), _param("error_description", error.description)]
+        )
+        return Answer(401, "invalid_token", error.description, challenge=challenge)
+    if isinstance(error, InsufficientScope):
+        params = [
+            f"Bearer {realm}",
+            _param("error", "insufficient_scope"),
+            _param("error_description", error.description),
+        ]
+        if error.scopes:
+            params.append(_param("scope", " ".join(settings.full_scope(scope) for scope in error.scopes)))
+        return Answer(403, "insufficient_scope", error.description, challenge=", ".join(params))
+    if isinstance(error, TenantNotAllowed):
+        # Not 401: signing in again cannot fix a policy refusal, and a 401 sends MSAL.js into a login loop.
+        return Answer(403, "tenant_not_allowed", error.description)
+    if isinstance(error, TemporarilyUnavailable):
+        return Answer(503, "temporarily_unavailable", error.description, retry_after=error.retry_after)
+    return Answer(403, "access_denied", error.description)
+
+
+def _param(name: str, value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name}="{escaped}"'

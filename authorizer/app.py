@@ -1,0 +1,80 @@
+"""Secure-by-default function apps: an HTTP function must be protected or marked anonymous."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import azure.functions as func
+from azure.functions.decorators.core import Trigger
+from azure.functions.decorators.function_app import FunctionBuilder
+from azure.functions.decorators.http import HttpTrigger
+
+from .markers import protection_of
+
+
+class UnprotectedFunctionError(TypeError):
+    """An HTTP function carries neither @require_auth nor @allow_anonymous."""
+
+
+def _refuse_unmarked(function: object, name: str) -> None:
+    if protection_of(function) is None:
+        raise UnprotectedFunctionError(
+            f"HTTP function {name!r} has neither @require_auth(...) nor @allow_anonymous. "
+            "Add one directly under its @app.route(...) line."
+        )
+
+
+def verify_protected(functions: Iterable[func.Function]) -> None:
+    """Check every HTTP-triggered function of an indexed app.
+
+    Raises:
+        UnprotectedFunctionError: naming the first unprotected function.
+    """
+    for function in functions:
+        trigger: Trigger | None = function.get_trigger()
+        if isinstance(trigger, HttpTrigger):
+            _refuse_unmarked(function.get_user_function(), str(function.get_function_name()))
+
+
+class _CheckedRoutes:
+    """Checks at decoration time, so a forgotten decorator fails the import itself."""
+
+    def route(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        register: Callable[..., Any] = super().route(*args, **kwargs)  # type: ignore[misc]
+
+        def checked(target: Any) -> Any:
+            # A FunctionBuilder (another @app decorator in between) is checked at indexing.
+            if callable(target) and not isinstance(target, FunctionBuilder):
+                _refuse_unmarked(target, getattr(target, "__name__", repr(target)))
+            return register(target)
+
+        return checked
+
+
+class FunctionApp(_CheckedRoutes, func.FunctionApp):
+    """A ``func.FunctionApp`` whose HTTP functions must each carry require_auth or allow_anonymous.
+
+    Function keys default to off (``AuthLevel.ANONYMOUS``): Entra tokens are the gate, and a
+    browser app cannot keep a function key secret anyway.
+    """
+
+    def __init__(self, http_auth_level: func.AuthLevel | str = func.AuthLevel.ANONYMOUS) -> None:
+        super().__init__(http_auth_level=http_auth_level)
+
+    def get_functions(self) -> list[func.Function]:
+        """Index the app as the worker does, refusing any unprotected HTTP function.
+
+        Raises:
+            UnprotectedFunctionError: so the worker fails to load the app instead of serving it open.
+        """
+        functions: list[func.Function] = super().get_functions()
+        verify_protected(functions)
+        return functions
+
+
+class Blueprint(_CheckedRoutes, func.Blueprint):
+    """A ``func.Blueprint`` with the same decoration-time check as FunctionApp."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]

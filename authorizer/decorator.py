@@ -1,0 +1,172 @@
+"""``require_auth`` and ``allow_anonymous``: the one line that protects an HTTP function."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import azure.functions as func
+
+from . import runtime
+from .answers import SERVER_ERROR, Answer, answer_for
+from .authenticator import Trace
+from .decision_log import log_decision
+from .errors import AuthError
+from .markers import ANONYMOUS, mark, refuse_unless_plain_function
+from .policy import Requirement, build_requirement
+from .principal import Principal
+from .refresh import WouldBlock
+
+PRINCIPAL_PARAMETER = "principal"
+_HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+logger = logging.getLogger("authorizer")
+
+
+def require_auth(
+    *,
+    scopes: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    app_roles: Iterable[str] = (),
+    permissions: Iterable[str] = (),
+    allow_app_only: bool = False,
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Protect an HTTP function with an Entra access token; stack it under ``@app.route``.
+
+    ``scopes``: delegated scopes (scp), any one suffices. ``roles``: app roles the signed-in
+    user holds. ``app_roles``: application permissions of app-only callers. ``permissions``:
+    effective permissions under ``define_permissions``. Every kind listed must hold. With
+    none listed, any delegated caller passes; app-only callers only with ``allow_app_only``.
+
+    Raises:
+        TypeError: stacked in the wrong order, or a function without a request parameter.
+        ValueError: malformed requirement names.
+        ConfigurationError: the settings are invalid (checked now, at import).
+    """
+    requirement = build_requirement(
+        scopes=scopes,
+        roles=roles,
+        app_roles=app_roles,
+        permissions=permissions,
+        allow_app_only=allow_app_only,
+        permission_map=runtime.permissions(),
+    )
+
+    # The wrapper's parameters differ from the function's (no principal): typed as Callable[..., R].
+    def decorate(function: Callable[..., R]) -> Callable[..., R]:
+        refuse_unless_plain_function(function, "require_auth")
+        # Settings problems surface at load, not on the first request.
+        runtime.settings()
+        signature = inspect.signature(function)
+        wants_principal = _check_parameters(function, signature)
+        wrapper = _wrap(function, requirement, wants_principal)
+        # The worker binds parameters by name and evaluates every annotation: hide ours from both.
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
+        )
+        wrapper.__annotations__ = {
+            name: value for name, value in function.__annotations__.items() if name != PRINCIPAL_PARAMETER
+        }
+        mark(wrapper, requirement)
+        return wrapper
+
+    return decorate
+
+
+def allow_anonymous(function: F) -> F:
+    """Mark an HTTP function as deliberately open to anonymous callers.
+
+    Raises:
+        TypeError: stacked above ``@app.route`` or applied to something else.
+    """
+    refuse_unless_plain_function(function, "allow_anonymous")
+    mark(function, ANONYMOUS)
+    return function
+
+
+def _check_parameters(function: Callable[..., Any], signature: inspect.Signature) -> bool:
+    parameters = signature.parameters
+    if not any(name not in _HOST_PARAMETERS for name in parameters):
+        raise TypeError(f"{function.__name__} needs its HttpRequest parameter to be protected")
+    principal = parameters.get(PRINCIPAL_PARAMETER)
+    if principal is None:
+        return False
+    if principal.kind not in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+        raise TypeError(f"{function.__name__}: 'principal' must be an ordinary or keyword-only parameter")
+    return True
+
+
+def _wrap(function: Callable[..., Any], requirement: Requirement, wants_principal: bool) -> Callable[..., Any]:
+    name = function.__name__
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                outcome = _authorize(name, requirement, args, kwargs, allow_io=False)
+            except WouldBlock:
+                # A cold fetch runs on a worker thread so the event loop keeps serving.
+                outcome = await asyncio.to_thread(_authorize, name, requirement, args, kwargs, allow_io=True)
+            if isinstance(outcome, func.HttpResponse):
+                return outcome
+            if wants_principal:
+                kwargs[PRINCIPAL_PARAMETER] = outcome
+            return await function(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outcome = _authorize(name, requirement, args, kwargs, allow_io=True)
+        if isinstance(outcome, func.HttpResponse):
+            return outcome
+        if wants_principal:
+            kwargs[PRINCIPAL_PARAMETER] = outcome
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _authorize(
+    name: str, requirement: Requirement, args: tuple[Any, ...], kwargs: dict[str, Any], *, allow_io: bool
+) -> Principal | func.HttpResponse:
+    """The caller, or the response that refuses it. Raises only WouldBlock."""
+    trace = Trace()
+    try:
+        state = runtime.current()
+        request = _find_request(args, kwargs)
+        principal = state.authenticator.authenticate(
+            request.headers.get("Authorization"), allow_io=allow_io, trace=trace
+        )
+        # Policy only ever sees an authenticated caller from an allowed tenant.
+        requirement.check(principal)
+    except WouldBlock:
+        raise
+    except AuthError as error:
+        answer = answer_for(error, runtime.settings())
+        log_decision(name, answer.status, type(error).__name__, trace)
+        return to_http_response(answer)
+    except Exception:
+        # Never "invalid token" for our own failure, and never a pass: a generic 500.
+        logger.exception("authorization failed unexpectedly in %s", name)
+        log_decision(name, SERVER_ERROR.status, "unexpected_error", trace)
+        return to_http_response(SERVER_ERROR)
+    log_decision(name, 200, "authorized", trace)
+    return principal
+
+
+def _find_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest:
+    for value in (*kwargs.values(), *args):
+        if isinstance(value, func.HttpRequest):
+            return value
+    raise TypeError("no HttpRequest argument reached the protected function")
+
+
+def to_http_response(answer: Answer) -> func.HttpResponse:
+    return func.HttpResponse(body=answer.body, status_code=answer.status, headers=answer.headers)

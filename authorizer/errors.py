@@ -1,0 +1,123 @@
+"""One error root for every authentication and authorization outcome.
+
+Each branch maps to exactly one HTTP answer, chosen in ``authorizer.answers``.
+Descriptions are fixed strings: they never carry a token or a claim value.
+"""
+
+from __future__ import annotations
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or invalid; raised at load, never per request."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class AuthError(Exception):
+    """Root of every refusal the authorizer can produce."""
+
+    description = "The request could not be authorized."
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description or self.description)
+        if description:
+            self.description = description
+
+
+class MissingCredentials(AuthError):
+    """No bearer token: no header, another scheme, or an empty token (401, no error code)."""
+
+    description = "A bearer token is required."
+
+
+class InvalidToken(AuthError):
+    """The token is not an authentic, current token for this API (401 invalid_token)."""
+
+    description = "The access token is invalid."
+
+
+class MalformedToken(InvalidToken):
+    description = "The access token is not a well-formed compact JWS."
+
+
+class TokenTooLarge(MalformedToken):
+    description = "The access token is too large."
+
+
+class UnsupportedAlgorithm(InvalidToken):
+    description = "The access token must be signed with RS256."
+
+
+class UnsupportedHeader(InvalidToken):
+    description = "The access token header carries an unsupported parameter."
+
+
+class UnknownSigningKey(InvalidToken):
+    description = "The access token was signed with an unknown key."
+
+
+class BadSignature(InvalidToken):
+    description = "The access token signature is invalid."
+
+
+class TokenExpired(InvalidToken):
+    description = "The access token has expired."
+
+
+class TokenNotYetValid(InvalidToken):
+    description = "The access token is not valid yet."
+
+
+class InvalidAudience(InvalidToken):
+    description = "The access token was not issued for this API."
+
+
+class InvalidIssuer(InvalidToken):
+    description = "The access token issuer is not accepted."
+
+
+class InvalidClaim(InvalidToken):
+    description = "The access token carries a missing or malformed claim."
+
+
+class Forbidden(AuthError):
+    """The caller is authenticated but may not do this (403)."""
+
+    description = "The caller is not allowed to perform this operation."
+
+
+class InsufficientScope(Forbidden):
+    """Missing scope, role or permission (403 insufficient_scope)."""
+
+    description = "The access token lacks the permission this operation requires."
+
+    def __init__(self, scopes: tuple[str, ...] = (), description: str | None = None) -> None:
+        super().__init__(description)
+        self.scopes = scopes
+
+
+class TenantNotAllowed(Forbidden):
+    """An authentic token from a tenant that the policy refuses (403 tenant_not_allowed)."""
+
+    description = "The caller's tenant is not allowed to use this API."
+
+
+class TemporarilyUnavailable(AuthError):
+    """What is needed to decide cannot be had right now (503 with Retry-After)."""
+
+    description = "Authorization is temporarily unavailable; retry later."
+
+    def __init__(self, retry_after: int = 10, description: str | None = None) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, int(retry_after))
+
+
+class KeysUnavailable(TemporarilyUnavailable):
+    description = "The signing keys cannot be retrieved right now; retry later."
+
+
+class TenantListUnavailable(TemporarilyUnavailable):
+    description = "The allowed-tenants list cannot be retrieved right now; retry later."

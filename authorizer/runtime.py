@@ -1,0 +1,158 @@
+"""Process-level state shared by every invocation of a warm instance, and its wiring.
+
+Settings are read once; the authority (metadata and keys) and the tenant policy are
+built on first use. ``configure`` injects clock, fetcher and tenant policy (tests, app
+glue); ``reset`` drops every cache and re-reads the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .authenticator import Authenticator
+from .discovery import Authority
+from .fetch import HttpJsonFetcher, JsonFetcher
+from .policy import ScopePermissions
+from .refresh import Clock, Spawn, spawn_daemon
+from .settings import AuthSettings
+from .tenants import StaticTenantPolicy, TenantPolicy
+
+TenantPolicyFactory = Callable[[AuthSettings, Clock], TenantPolicy]
+
+
+def static_tenant_policy(settings: AuthSettings, clock: Clock) -> TenantPolicy:
+    """The default: the home tenant plus ENTRA_ALLOWED_TENANTS."""
+    return StaticTenantPolicy(settings.tenant_id, settings.allowed_tenants)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Where settings, time and documents come from; defaults are the production ones."""
+
+    environ: Mapping[str, str] | None = None
+    clock: Clock = time.time
+    fetcher: Callable[[AuthSettings], JsonFetcher] | None = None
+    tenant_policy: TenantPolicyFactory = static_tenant_policy
+    spawn: Spawn = spawn_daemon
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: AuthSettings
+    authenticator: Authenticator
+    clock: Clock
+
+
+_lock = threading.Lock()
+_wiring = Wiring()
+_settings: AuthSettings | None = None
+_runtime: Runtime | None = None
+_permissions: ScopePermissions | None = None
+
+
+def settings() -> AuthSettings:
+    """The validated settings, read on first call.
+
+    Raises:
+        ConfigurationError: naming the setting that is missing or invalid.
+    """
+    global _settings
+    current = _settings
+    if current is None:
+        with _lock:
+            if _settings is None:
+                _settings = AuthSettings.from_environ(_wiring.environ if _wiring.environ is not None else os.environ)
+            current = _settings
+    return current
+
+
+def current() -> Runtime:
+    """The shared runtime, built on first use."""
+    runtime = _runtime
+    if runtime is None:
+        runtime = _build()
+    return runtime
+
+
+def _build() -> Runtime:
+    global _runtime
+    loaded = settings()
+    with _lock:
+        if _runtime is None:
+            wiring = _wiring
+            tenants = wiring.tenant_policy(loaded, wiring.clock)
+            fetch = (wiring.fetcher or _http_fetcher)(loaded)
+            authority = Authority(
+                loaded,
+                fetch,
+                wiring.clock,
+                multi_tenant=tenants.accepts_other_tenants,
+                rng=wiring.rng,
+                spawn=wiring.spawn,
+            )
+            _runtime = Runtime(
+                settings=loaded,
+                authenticator=Authenticator(loaded, authority, tenants, wiring.clock),
+                clock=wiring.clock,
+            )
+        return _runtime
+
+
+def _http_fetcher(settings: AuthSettings) -> JsonFetcher:
+    return HttpJsonFetcher(settings.fetch_timeout_seconds)
+
+
+def reset() -> None:
+    """Drop every process-level cache and re-read the settings on next use."""
+    global _settings, _runtime
+    with _lock:
+        _settings = None
+        _runtime = None
+
+
+def configure(
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    fetcher: Callable[[AuthSettings], JsonFetcher] | None = None,
+    tenant_policy: TenantPolicyFactory | None = None,
+    spawn: Spawn | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Replace the wiring (unnamed parts return to their defaults) and reset."""
+    global _wiring
+    defaults = Wiring()
+    with _lock:
+        _wiring = Wiring(
+            environ=environ,
+            clock=clock or defaults.clock,
+            fetcher=fetcher,
+            tenant_policy=tenant_policy or defaults.tenant_policy,
+            spawn=spawn or defaults.spawn,
+            rng=rng or defaults.rng,
+        )
+    reset()
+
+
+def define_permissions(mapping: Mapping[str, list[str] | tuple[str, ...] | frozenset[str] | set[str]]) -> None:
+    """Declare the app-wide mapping from each delegated scope to the app roles it implies.
+
+    Raises:
+        ValueError: a malformed name, or a second, different mapping.
+    """
+    global _permissions
+    candidate = ScopePermissions.from_mapping(mapping)
+    with _lock:
+        if _permissions is not None and _permissions != candidate:
+            raise ValueError("define_permissions was already called with a different mapping")
+        _permissions = candidate
+
+
+def permissions() -> ScopePermissions | None:
+    return _permissions

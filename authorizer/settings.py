@@ -1,0 +1,168 @@
+"""Settings: read once from app settings into one frozen object, validated at load."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
+DEFAULT_INSTANCE = "https://login.microsoftonline.com"
+DEVELOPMENT = "Development"
+
+_N = TypeVar("_N", int, float)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Everything the validator needs to know about this API and its authority."""
+
+    tenant_id: str
+    client_id: str
+    app_id_uri: str
+    audiences: frozenset[str]
+    instance: str
+    allowed_tenants: frozenset[str]
+    clock_skew_seconds: int
+    metadata_refresh_seconds: int
+    unknown_kid_cooldown_seconds: int
+    fetch_retry_seconds: int
+    fetch_timeout_seconds: float
+    environment: str
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == DEVELOPMENT
+
+    @property
+    def uses_loopback_instance(self) -> bool:
+        return is_loopback_host(urlsplit(self.instance).hostname or "")
+
+    def full_scope(self, scope: str) -> str:
+        """The scope string a client requests from Entra, for example api://<client id>/Orders.Read."""
+        return f"{self.app_id_uri.rstrip('/')}/{scope}"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AuthSettings:
+        """Build and validate the settings.
+
+        Raises:
+            ConfigurationError: naming the first setting that is missing or invalid.
+        """
+        reader = _Reader(environ)
+        tenant_id = reader.guid("ENTRA_TENANT_ID")
+        client_id = reader.guid("ENTRA_CLIENT_ID")
+        app_id_uri = reader.text("ENTRA_APP_ID_URI") or f"api://{client_id}"
+        extra_audiences = reader.items("ENTRA_AUDIENCES")
+        environment = reader.text("AZURE_FUNCTIONS_ENVIRONMENT")
+        instance = reader.instance("ENTRA_INSTANCE", environment == DEVELOPMENT)
+        allowed = frozenset(reader.guid_items("ENTRA_ALLOWED_TENANTS"))
+        return cls(
+            tenant_id=tenant_id,
+            client_id=client_id,
+            app_id_uri=app_id_uri,
+            audiences=frozenset({client_id, f"api://{client_id}", app_id_uri, *extra_audiences}),
+            instance=instance,
+            allowed_tenants=allowed - {tenant_id},
+            clock_skew_seconds=reader.number("ENTRA_CLOCK_SKEW_SECONDS", int, 300, 0, 3600),
+            metadata_refresh_seconds=reader.number("ENTRA_METADATA_REFRESH_SECONDS", int, 3600, 60, 7 * 86400),
+            unknown_kid_cooldown_seconds=reader.number("ENTRA_UNKNOWN_KID_COOLDOWN_SECONDS", int, 60, 1, 3600),
+            fetch_retry_seconds=reader.number("ENTRA_FETCH_RETRY_SECONDS", int, 10, 1, 3600),
+            fetch_timeout_seconds=reader.number("ENTRA_FETCH_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
+            environment=environment,
+        )
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and for literal addresses in 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_guid_list(raw: str) -> list[str]:
+    """Split on commas, whitespace or newlines; every entry must be a GUID.
+
+    Raises:
+        ValueError: if any entry is not a GUID (the whole value is refused, so a typo
+            never silently drops a tenant).
+    """
+    entries = [item for item in re.split(r"[\s,]+", raw.strip()) if item]
+    bad = [item for item in entries if not GUID.fullmatch(item)]
+    if bad:
+        raise ValueError(f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not a GUID")
+    return [item.lower() for item in entries]
+
+
+class _Reader:
+    """Reads raw values, refusing unresolved Key Vault references everywhere."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str:
+        value = (self._environ.get(name) or "").strip()
+        # An unresolved reference reaches the app as the literal string: it is never data.
+        if value.startswith(KEY_VAULT_REFERENCE_PREFIX):
+            raise ConfigurationError(
+                name,
+                "is an unresolved Key Vault reference; check the app's managed identity and its access to the vault",
+            )
+        return value
+
+    def guid(self, name: str) -> str:
+        value = self.text(name)
+        if not value:
+            raise ConfigurationError(name, "is required")
+        if not GUID.fullmatch(value):
+            raise ConfigurationError(name, "must be a GUID")
+        return value.lower()
+
+    def items(self, name: str) -> list[str]:
+        return [item.strip() for item in self.text(name).split(",") if item.strip()]
+
+    def guid_items(self, name: str) -> list[str]:
+        try:
+            return parse_guid_list(self.text(name))
+        except ValueError as error:
+            raise ConfigurationError(name, f"must list tenant GUIDs: {error}") from None
+
+    def number(self, name: str, kind: Callable[[str], _N], default: _N, low: _N, high: _N) -> _N:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigurationError(name, f"must be a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigurationError(name, f"must be between {low} and {high}")
+        return value
+
+    def instance(self, name: str, development: bool) -> str:
+        raw = self.text(name) or DEFAULT_INSTANCE
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ConfigurationError(name, "must be an absolute https:// URL")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ConfigurationError(name, "must be a bare authority host such as " + DEFAULT_INSTANCE)
+        loopback = is_loopback_host(host)
+        # Plain http would let anyone on the path swap the signing keys.
+        if parts.scheme == "http" and not loopback:
+            raise ConfigurationError(name, "may use http:// only for a loopback host")
+        # A loopback issuer is a development tool; in Azure it would accept self-minted tokens.
+        if loopback and not development:
+            raise ConfigurationError(
+                name, "points at a loopback issuer, allowed only when AZURE_FUNCTIONS_ENVIRONMENT=Development"
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"

@@ -1,0 +1,184 @@
+"""Token validation as pure functions of token, key, expectations and time: no I/O.
+
+The order is the security argument: header checks, then the signature, and only then
+any claim. Callers look the key up between ``check_header`` and ``verify_signature``
+and the issuer template up between ``check_claims`` and ``check_issuer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from .compact import CompactJws, decode_json_object, is_number, parse
+from .errors import (
+    BadSignature,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    TokenExpired,
+    TokenNotYetValid,
+    UnknownSigningKey,
+    UnsupportedAlgorithm,
+    UnsupportedHeader,
+)
+from .settings import GUID
+
+ALGORITHM = "RS256"
+ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+TENANT_PLACEHOLDER = "{tenantid}"
+VERSIONS = ("1.0", "2.0")
+MAX_KID_LENGTH = 128
+
+_PADDING = PKCS1v15()
+_HASH = SHA256()
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What this API accepts, independent of any single token."""
+
+    audiences: frozenset[str]
+    clock_skew_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """The claims every later step relies on, checked for type and format."""
+
+    tenant_id: str
+    version: str
+
+
+def check_header(jws: CompactJws) -> str:
+    """Check the protected header and return the key id to look up.
+
+    Raises:
+        UnsupportedAlgorithm: anything but RS256 (stops alg=none and HS256-with-public-key).
+        UnsupportedHeader: a crit extension, an unexpected typ, or a missing or odd kid.
+    """
+    header = jws.header
+    # Exact, case-sensitive: "none", "None", "HS256" and friends all end here.
+    if header.get("alg") != ALGORITHM:
+        raise UnsupportedAlgorithm()
+    # We implement no extensions, so any critical one must make us refuse (RFC 7515 4.1.11).
+    if "crit" in header:
+        raise UnsupportedHeader()
+    token_type = header.get("typ")
+    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in ACCEPTED_TYPES):
+        raise UnsupportedHeader()
+    # The key comes only from our JWKS, by kid; jwk, jku, x5u and x5c are never consulted.
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+        raise UnsupportedHeader()
+    return kid
+
+
+def verify_signature(jws: CompactJws, key: RSAPublicKey) -> None:
+    """Verify the RS256 signature over header and payload.
+
+    Raises:
+        BadSignature: the signature does not verify with this key.
+    """
+    try:
+        key.verify(jws.signature, jws.signing_input, _PADDING, _HASH)
+    except InvalidSignature:
+        raise BadSignature() from None
+
+
+def decode_claims(jws: CompactJws) -> dict[str, Any]:
+    """Decode the payload; call only after ``verify_signature`` succeeded.
+
+    Raises:
+        MalformedToken: the payload is not a UTF-8 JSON object with unique names.
+    """
+    return decode_json_object(jws.payload_segment)
+
+
+def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: float) -> TokenFacts:
+    """Check lifetime, audience, tenant id and version of verified claims.
+
+    Raises:
+        TokenExpired, TokenNotYetValid: outside exp / nbf / iat, with the skew as leeway.
+        InvalidAudience: aud is not a string naming this API.
+        InvalidClaim: exp missing, a time claim that is not a number, tid not a GUID,
+            or ver not 1.0 or 2.0.
+    """
+    skew = expectations.clock_skew_seconds
+    expires = claims.get("exp")
+    # A string is not a number: "exp": "9999999999" must not pass as far future.
+    if not is_number(expires):
+        raise InvalidClaim("The access token has no valid exp claim.")
+    # Whole seconds, rounded down, as PyJWT does: we are never more lenient than it.
+    if int(expires) <= now - skew:
+        raise TokenExpired()
+    for name in ("nbf", "iat"):
+        value = claims.get(name)
+        if value is None:
+            continue
+        if not is_number(value):
+            raise InvalidClaim(f"The access token has a malformed {name} claim.")
+        if value > now + skew:
+            raise TokenNotYetValid()
+    audience = claims.get("aud")
+    # A token minted for another API (Graph, a sibling service) must not open this one.
+    if not isinstance(audience, str) or audience not in expectations.audiences:
+        raise InvalidAudience()
+    tenant_id = claims.get("tid")
+    # The GUID shape also makes tid safe to place into an issuer template.
+    if not isinstance(tenant_id, str) or not GUID.fullmatch(tenant_id) or tenant_id != tenant_id.lower():
+        raise InvalidClaim("The access token has no valid tid claim.")
+    version = claims.get("ver")
+    if version not in VERSIONS:
+        raise InvalidClaim("The access token has no supported ver claim.")
+    return TokenFacts(tenant_id=tenant_id, version=version)
+
+
+def expected_issuer(template: str, tenant_id: str) -> str:
+    """Resolve a metadata issuer, which may hold a {tenantid} placeholder, for one tenant."""
+    return template.replace(TENANT_PLACEHOLDER, tenant_id)
+
+
+def check_issuer(claims: Mapping[str, Any], facts: TokenFacts, issuer_template: str) -> None:
+    """Compare iss exactly with the metadata issuer for the token's own tenant.
+
+    Raises:
+        InvalidIssuer: any difference, including case, trailing slash or another tenant.
+    """
+    # Exact match against discovery, never a prefix or a pattern: lookalike hosts fail here.
+    if claims.get("iss") != expected_issuer(issuer_template, facts.tenant_id):
+        raise InvalidIssuer()
+
+
+def validate(
+    token: str,
+    keys: Mapping[str, RSAPublicKey],
+    expectations: Expectations,
+    issuer_templates: Mapping[str, str],
+    now: float,
+) -> dict[str, Any]:
+    """Validate a token completely against keys and issuer templates already in hand.
+
+    ``issuer_templates`` maps a token version ("1.0", "2.0") to its metadata issuer.
+
+    Raises:
+        InvalidToken: a subclass naming the first check that failed.
+    """
+    jws = parse(token)
+    key = keys.get(check_header(jws))
+    if key is None:
+        raise UnknownSigningKey()
+    verify_signature(jws, key)
+    claims = decode_claims(jws)
+    facts = check_claims(claims, expectations, now)
+    template = issuer_templates.get(facts.version)
+    if template is None:
+        raise InvalidIssuer()
+    check_issuer(claims, facts, template)
+    return claims

@@ -1,0 +1,119 @@
+"""HTTP functions of the sample API. Wiring only: every auth decision lives in ``authorizer``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import azure.functions as func
+
+import authorizer
+from authorizer import allow_anonymous, require_auth
+from shared import sample_data
+from shared.responses import bad_request, json_response
+
+if TYPE_CHECKING:
+    # Only for type checkers: the worker never sees the principal parameter or its annotation.
+    from authorizer import Principal
+
+# The roles-and-scopes model of the CRM sample: each scope implies the roles a user may exercise with it.
+authorizer.define_permissions(
+    {
+        "Crm.Read.My": ["Contacts.Read.My"],
+        "Crm.Read.Team": ["Accounts.Read.Team", "Contacts.Read.Team"],
+        "Crm.Read.All": ["Accounts.Read.All", "Contacts.Read.All"],
+        "Crm.ReadWrite.My": ["Contacts.Read.My", "Contacts.Write.My"],
+        "Crm.ReadWrite.Team": [
+            "Accounts.Read.Team",
+            "Accounts.Write.Team",
+            "Contacts.Read.Team",
+            "Contacts.Write.Team",
+        ],
+        "Crm.ReadWrite.All": ["Accounts.Read.All", "Accounts.Write.All", "Contacts.Read.All", "Contacts.Write.All"],
+        "Sales.ReadWrite.Team": ["Proposals.ReadWrite.Team"],
+        "Sales.ReadWrite.All": ["Proposals.ReadWrite.All"],
+    }
+)
+
+app = authorizer.FunctionApp()
+
+
+@app.route(route="health", methods=["GET"])
+@allow_anonymous
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"status": "ok"})
+
+
+@app.route(route="me", methods=["GET"])
+@require_auth(allow_app_only=True)
+async def me(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response(
+        {
+            "oid": principal.oid,
+            "tid": principal.tid,
+            "name": principal.name,
+            "preferred_username": principal.preferred_username,
+            "client_app_id": principal.client_app_id,
+            "scopes": sorted(principal.scopes),
+            "roles": sorted(principal.roles),
+            "app_only": principal.is_app_only,
+            "token_version": principal.token_version,
+        }
+    )
+
+
+@app.route(route="orders", methods=["GET"])
+@require_auth(scopes=["Orders.Read"], app_roles=["Orders.Read.All"])
+def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"orders": sample_data.list_orders(), "note": sample_data.SAMPLE_NOTICE})
+
+
+@app.route(route="orders", methods=["POST"])
+@require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"])
+def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    try:
+        payload = req.get_json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return bad_request('Send {"item": "<name>", "quantity": <positive integer>}.')
+    item, quantity = payload.get("item"), payload.get("quantity", 1)
+    if not isinstance(item, str) or not item or type(quantity) is not int or quantity < 1:
+        return bad_request('Send {"item": "<name>", "quantity": <positive integer>}.')
+    order = sample_data.add_order(item, quantity, principal.oid)
+    return json_response({"order": order, "note": sample_data.SAMPLE_NOTICE}, 201)
+
+
+crm = authorizer.Blueprint()
+
+
+@crm.route(route="crm/accounts", methods=["GET"])
+@require_auth(permissions=["Accounts.Read.Team", "Accounts.Read.All"])
+def crm_list_accounts(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"accounts": sample_data.ACCOUNTS, "note": sample_data.SAMPLE_NOTICE})
+
+
+@crm.route(route="crm/accounts", methods=["POST"])
+@require_auth(permissions=["Accounts.Write.Team", "Accounts.Write.All"])
+def crm_create_account(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
+
+
+@crm.route(route="crm/contacts", methods=["GET"])
+@require_auth(permissions=["Contacts.Read.My", "Contacts.Read.Team", "Contacts.Read.All"])
+def crm_list_contacts(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"contacts": sample_data.CONTACTS, "note": sample_data.SAMPLE_NOTICE})
+
+
+@crm.route(route="crm/contacts", methods=["POST"])
+@require_auth(permissions=["Contacts.Write.My", "Contacts.Write.Team", "Contacts.Write.All"])
+def crm_create_contact(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
+
+
+@crm.route(route="crm/proposals", methods=["GET", "POST"])
+@require_auth(permissions=["Proposals.ReadWrite.Team", "Proposals.ReadWrite.All"])
+async def crm_proposals(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"proposals": sample_data.PROPOSALS, "note": sample_data.SAMPLE_NOTICE})
+
+
+app.register_functions(crm)

@@ -1,0 +1,69 @@
+"""Shared fixtures: every server starts here and stops by its own handle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import azure.functions as func
+import pytest
+
+import authorizer
+from tests.support.clock import FakeClock
+from tests.support.entra import CLIENT_ID, HOME_TENANT
+from tests.support.issuer import LocalIssuer
+
+ConfigureAuth = Callable[..., None]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalIssuer]:
+    server = LocalIssuer().start()
+    yield server
+    server.stop()
+
+
+def auth_environ(issuer: LocalIssuer, **overrides: str) -> dict[str, str]:
+    """App settings pointing at the local issuer; overrides add or replace settings."""
+    environ = {
+        "ENTRA_TENANT_ID": HOME_TENANT,
+        "ENTRA_CLIENT_ID": CLIENT_ID,
+        "ENTRA_INSTANCE": issuer.base_url,
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+        "ENTRA_FETCH_TIMEOUT_SECONDS": "2",
+    }
+    environ.update(overrides)
+    return environ
+
+
+@pytest.fixture
+def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureAuth]:
+    """Point the authorizer at the local issuer and the fake clock; restore defaults after."""
+
+    def apply(**overrides: str) -> None:
+        authorizer.configure(environ=auth_environ(issuer, **overrides), clock=clock)
+
+    apply()
+    yield apply
+    authorizer.configure()
+
+
+def http_request(
+    token: str | None = None,
+    *,
+    authorization: str | None = None,
+    method: str = "GET",
+    url: str = "http://localhost/api/orders",
+    body: bytes = b"",
+) -> func.HttpRequest:
+    """A request as the worker hands it to a function."""
+    headers = {}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    elif token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return func.HttpRequest(method=method, url=url, headers=headers, body=body)

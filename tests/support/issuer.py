@@ -1,0 +1,225 @@
+"""A local Entra-shaped OpenID issuer on 127.0.0.1: metadata, JWKS, rotation and faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .entra import V1_ISSUER_TEMPLATE, claims, v2_issuer
+from .tokens import SigningKey, compact, make_key
+
+_ROUTES = [
+    (re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$"), "metadata-v2"),
+    (re.compile(r"^/([^/]+)/\.well-known/openid-configuration$"), "metadata-v1"),
+    (re.compile(r"^/([^/]+)/discovery/v2\.0/keys$"), "jwks"),
+    (re.compile(r"^/([^/]+)/discovery/keys$"), "jwks-v1"),
+]
+MULTI_TENANT_SEGMENTS = ("common", "organizations")
+
+
+@dataclass
+class Fault:
+    """How one endpoint misbehaves: a status, a body, a stall, or a dropped connection."""
+
+    status: int = 200
+    body: bytes | None = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stall: bool = False
+    drop: bool = False
+    # Wait for release_stalls(), then answer normally (to hold requests in flight).
+    hold: bool = False
+
+
+STALL = Fault(stall=True)
+HOLD = Fault(hold=True)
+DROP = Fault(drop=True)
+HTML = Fault(body=b"<html><body>Service unavailable</body></html>", content_type="text/html")
+GARBAGE = Fault(body=b"\x00\xff not json {")
+WRONG_SHAPE = Fault(body=b'{"keys": "not-a-list", "issuer": 7}')
+OVERSIZE = Fault(body=b'{"pad": "' + b"x" * (10 * 1024 * 1024) + b'"}')
+
+
+def status(code: int, **headers: str) -> Fault:
+    return Fault(status=code, body=b'{"error": "fault"}', headers=dict(headers))
+
+
+class LocalIssuer:
+    """Serves Entra's path layout for any tenant; start() and stop() own its lifetime."""
+
+    def __init__(self, keys: list[SigningKey] | None = None) -> None:
+        self.keys: list[SigningKey] = keys or [make_key(index=0, kid="key-2026-a")]
+        self.signer: SigningKey = self.keys[0]
+        self.counts: Counter[str] = Counter()
+        self.paths: list[str] = []
+        self.faults: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalIssuer:
+        self._release.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="local-issuer", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (connections are then refused) and release any stalled request."""
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def release_stalls(self) -> None:
+        self._release.set()
+
+    # --- keys -----------------------------------------------------------------------------
+    def rotate(self, key: SigningKey | None = None) -> SigningKey:
+        """Publish a new key and sign with it from now on (the old one stays published)."""
+        new_key = key or make_key(index=len(self.keys), kid=f"key-rotated-{len(self.keys)}")
+        with self._lock:
+            self.keys.append(new_key)
+            self.signer = new_key
+        return new_key
+
+    def retire(self, kid: str) -> None:
+        with self._lock:
+            self.keys = [key for key in self.keys if key.kid != kid]
+
+    def jwks(self) -> dict[str, Any]:
+        with self._lock:
+            return {"keys": [key.public_jwk for key in self.keys]}
+
+    # --- faults and counts --------------------------------------------------------------------
+    def fault(self, kind: str, fault: Fault | None) -> None:
+        with self._lock:
+            if fault is None:
+                self.faults.pop(kind, None)
+            else:
+                self.faults[kind] = fault
+
+    def heal(self) -> None:
+        with self._lock:
+            self.faults.clear()
+        self._release.set()
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            return self.counts[kind]
+
+    def wait_for_requests(self, kind: str, count: int, timeout: float = 10) -> bool:
+        """Block until ``count`` requests of ``kind`` have arrived (no polling, no sleeps)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self.counts[kind] >= count, timeout)
+
+    # --- tokens ---------------------------------------------------------------------------------
+    def claims(self, now: float, **options: Any) -> dict[str, Any]:
+        return claims(self.base_url, now, **options)
+
+    def token(
+        self, now: float, *, key: SigningKey | None = None, header: dict[str, Any] | None = None, **options: Any
+    ) -> str:
+        signer = key or self.signer
+        return compact(header or {"alg": "RS256", "typ": "JWT", "kid": signer.kid}, self.claims(now, **options), signer)
+
+    # --- serving ------------------------------------------------------------------------------
+    def document(self, kind: str, tenant: str) -> dict[str, Any]:
+        placeholder = "{tenantid}" if tenant in MULTI_TENANT_SEGMENTS else tenant
+        if kind == "metadata-v2":
+            return {
+                "issuer": v2_issuer(self.base_url, placeholder),
+                "jwks_uri": f"{self.base_url}/{tenant}/discovery/v2.0/keys",
+                "authorization_endpoint": f"{self.base_url}/{tenant}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{self.base_url}/{tenant}/oauth2/v2.0/token",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        if kind == "metadata-v1":
+            return {
+                "issuer": V1_ISSUER_TEMPLATE.replace("{tenantid}", placeholder),
+                "jwks_uri": f"{self.base_url}/{tenant}/discovery/keys",
+                "authorization_endpoint": f"{self.base_url}/{tenant}/oauth2/authorize",
+                "token_endpoint": f"{self.base_url}/{tenant}/oauth2/token",
+            }
+        return self.jwks()
+
+    def _record(self, path: str) -> tuple[str, str | None, Fault | None]:
+        kind, tenant = "other", None
+        for pattern, name in _ROUTES:
+            match = pattern.match(path)
+            if match:
+                kind, tenant = name, match.group(1)
+                break
+        with self._lock:
+            self.counts[kind] += 1
+            self.paths.append(path)
+            self._arrived.notify_all()
+            return kind, tenant, self.faults.get(kind)
+
+    def _wait_for_release(self) -> None:
+        self._release.wait(timeout=60)
+
+
+def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+            path = self.path.split("?", 1)[0]
+            kind, tenant, fault = issuer._record(path)
+            if fault is not None and fault.stall:
+                issuer._wait_for_release()
+                self.close_connection = True
+                return
+            if fault is not None and fault.hold:
+                issuer._wait_for_release()
+                fault = None
+            if fault is not None and fault.drop:
+                self.close_connection = True
+                return
+            if fault is not None and (fault.status != 200 or fault.body is not None):
+                self._send(fault.status, fault.body or b"", fault.content_type, fault.headers)
+                return
+            if tenant is None:
+                self._send(404, b'{"error": "not_found"}', "application/json", {})
+                return
+            body = json.dumps(issuer.document(kind, tenant)).encode()
+            self._send(200, body, "application/json", {})
+
+        def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler

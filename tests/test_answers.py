@@ -1,0 +1,190 @@
+"""Every refusal as a client sees it: status, challenge, headers and a body that echoes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import azure.functions as func
+import pytest
+
+import authorizer
+from authorizer import require_auth
+from authorizer.errors import TenantNotAllowed
+from authorizer.settings import AuthSettings
+from authorizer.tenants import TenantPolicy
+from tests.conftest import ConfigureAuth, auth_environ, http_request
+from tests.support.attacks import ATTACKS, Case, Ctx
+from tests.support.clock import FakeClock
+from tests.support.entra import APP_ID_URI, PARTNER_TENANT, STRANGER_TENANT, USER_OID
+from tests.support.issuer import LocalIssuer, status
+from tests.support.tokens import make_key
+
+REALM = f'realm="{APP_ID_URI}"'
+FIXED_SENTENCE = re.compile(r"[A-Za-z0-9 ,;.'-]+")
+
+
+@pytest.fixture
+def handler(configure_auth: ConfigureAuth) -> func.Function:
+    @require_auth(allow_app_only=True)
+    def protected(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    return protected  # type: ignore[return-value]
+
+
+def assert_common_headers(response: func.HttpResponse) -> dict[str, str]:
+    body = json.loads(response.get_body())
+    assert set(body) == {"error", "error_description"}
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "WWW-Authenticate" in response.headers["Access-Control-Expose-Headers"]
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("case", ATTACKS, ids=lambda case: case.name)
+def test_attack_table_through_the_decorator(
+    case: Case, handler: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    ctx = Ctx(base_url=issuer.base_url, now=clock(), key=issuer.signer, attacker=make_key(index=9, kid="evil"))
+    token = case.build(ctx)
+    response = handler(http_request(token))
+    if case.expected is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 401
+    body = assert_common_headers(response)
+    assert body["error"] == "invalid_token"
+    assert FIXED_SENTENCE.fullmatch(body["error_description"])
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer {REALM}, error="invalid_token", error_description="{body["error_description"]}"'
+    )
+    # A description is a fixed sentence: no token part and no claim value comes back.
+    for part in [*token.split("."), USER_OID]:
+        if len(part) > 8:
+            assert part not in response.get_body().decode()
+
+
+def test_no_token_jwks_url_is_ever_fetched_because_of_a_header(
+    handler: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    ctx = Ctx(base_url=issuer.base_url, now=clock(), key=issuer.signer, attacker=make_key(index=9, kid="evil"))
+    for case in ATTACKS:
+        handler(http_request(case.build(ctx)))
+    assert issuer.count("other") == 0
+    assert not [path for path in issuer.paths if "attacker" in path]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "   ", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "Negotiate abc", "bearer"],
+)
+def test_no_credentials_get_a_bare_challenge(authorization: str | None, handler: func.Function) -> None:
+    response = handler(http_request(authorization=authorization))
+    assert response.status_code == 401
+    body = assert_common_headers(response)
+    assert body["error"] == "missing_token"
+    assert response.headers["WWW-Authenticate"] == f"Bearer {REALM}"
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_matched_case_insensitively(
+    scheme: str, handler: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    assert handler(http_request(authorization=f"{scheme} {issuer.token(clock())}")).status_code == 200
+
+
+def test_two_tokens_in_one_header_are_an_invalid_token(
+    handler: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token(clock())
+    response = handler(http_request(authorization=f"Bearer {token} {token}"))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_tenant_not_allowed_gets_403_tenant_not_allowed_never_401(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    configure_auth(ENTRA_ALLOWED_TENANTS=PARTNER_TENANT)
+
+    @require_auth()
+    def protected(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    assert protected(http_request(issuer.token(clock(), tenant=PARTNER_TENANT))).status_code == 200
+    response = protected(http_request(issuer.token(clock(), tenant=STRANGER_TENANT)))
+    assert response.status_code == 403
+    body = assert_common_headers(response)
+    assert body["error"] == "tenant_not_allowed"
+    assert STRANGER_TENANT not in response.get_body().decode()
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_multi_tenant_issuers_come_from_the_organizations_metadata(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    configure_auth(ENTRA_ALLOWED_TENANTS=PARTNER_TENANT)
+
+    @require_auth()
+    def protected(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    for version in ("2.0", "1.0"):
+        assert protected(http_request(issuer.token(clock(), tenant=PARTNER_TENANT, version=version))).status_code == 200
+    # A partner token carrying the home tenant's issuer is refused: iss must match its own tid.
+    mixed = issuer.token(
+        clock(), tenant=PARTNER_TENANT, iss=f"{issuer.base_url}/11111111-1111-4111-8111-111111111111/v2.0"
+    )
+    assert protected(http_request(mixed)).status_code == 401
+    assert all(path.startswith("/organizations/") for path in issuer.paths)
+
+
+def test_keys_unavailable_is_503_with_retry_after(
+    handler: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    issuer.fault("metadata-v2", status(500))
+    response = handler(http_request(issuer.token(clock())))
+    assert response.status_code == 503
+    body = assert_common_headers(response)
+    assert body["error"] == "temporarily_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "WWW-Authenticate" not in response.headers
+
+
+class ExplodingTenants:
+    accepts_other_tenants = False
+
+    def check(self, tenant_id: str, *, allow_io: bool) -> None:
+        raise RuntimeError("bug in a tenant source")
+
+
+def exploding(settings: AuthSettings, clock: object) -> TenantPolicy:
+    return ExplodingTenants()
+
+
+def test_an_unexpected_failure_is_a_generic_500_never_a_pass(
+    issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    authorizer.configure(environ=auth_environ(issuer), clock=clock, tenant_policy=exploding)
+    try:
+
+        @require_auth()
+        def protected(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("ok")
+
+        response = protected(http_request(issuer.token(clock())))
+    finally:
+        authorizer.configure()
+    assert response.status_code == 500
+    assert json.loads(response.get_body()) == {
+        "error": "server_error",
+        "error_description": "The request could not be processed.",
+    }
+    assert any(record.levelname == "ERROR" and record.exc_info for record in caplog.records)
+
+
+def test_the_descriptions_are_fixed_sentences() -> None:
+    # Every description is a constant of its error class, so none can carry request data.
+    for error in [TenantNotAllowed(), *[case.expected() for case in ATTACKS if case.expected is not None]]:
+        assert FIXED_SENTENCE.fullmatch(error.description), error.description

@@ -1,0 +1,92 @@
+"""One log record per decision, with ids and reasons, and never a token or a claim set."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+import pytest
+
+from authorizer import require_auth
+from tests.conftest import ConfigureAuth, http_request
+from tests.support.clock import FakeClock
+from tests.support.entra import CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, USER_OID
+from tests.support.issuer import LocalIssuer
+
+
+@pytest.fixture
+def protected(configure_auth: ConfigureAuth) -> func.Function:
+    @require_auth(scopes=["Orders.Read"])
+    def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    return list_orders  # type: ignore[return-value]
+
+
+def decisions(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "authorizer" and hasattr(record, "auth")]
+
+
+def test_an_admitted_call_is_logged_at_info_with_ids(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    protected(http_request(issuer.token(clock())))
+    [record] = decisions(caplog)
+    assert record.levelno == logging.INFO
+    assert record.auth == {  # type: ignore[attr-defined]
+        "function": "list_orders",
+        "outcome": "allow",
+        "status": 200,
+        "reason": "authorized",
+        "tid": HOME_TENANT,
+        "oid": USER_OID,
+        "client_app_id": SPA_CLIENT_ID,
+        "kid": issuer.signer.kid,
+    }
+
+
+def test_a_refusal_is_logged_at_warning_with_its_reason_class(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    protected(http_request(issuer.token(clock(), scp="Other.Scope")))
+    protected(http_request(issuer.token(clock(), aud="https://graph.microsoft.com")))
+    protected(http_request())
+    records = decisions(caplog)
+    assert [record.levelno for record in records] == [logging.WARNING] * 3
+    assert [record.auth["reason"] for record in records] == [  # type: ignore[attr-defined]
+        "InsufficientScope",
+        "InvalidAudience",
+        "MissingCredentials",
+    ]
+
+
+def test_no_record_carries_a_token_a_signature_or_a_claim_set(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tokens = [
+        issuer.token(clock()),
+        issuer.token(clock(), scp="Nope"),
+        issuer.token(clock(), exp=int(clock()) - 3600),
+        issuer.token(clock())[:-5] + "AAAAA",
+    ]
+    for token in tokens:
+        protected(http_request(token))
+    text = "\n".join(record.getMessage() + repr(getattr(record, "auth", "")) for record in caplog.records)
+    for token in tokens:
+        for segment in token.split("."):
+            assert segment not in text
+    assert CLIENT_ID not in text
+    assert "ada@contoso.example" not in text
+    assert "Ada Lovelace" not in text
+
+
+def test_an_attacker_controlled_kid_is_not_written_verbatim(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = issuer.token(clock(), header={"alg": "RS256", "kid": "x\nINFO forged log line"})
+    protected(http_request(token))
+    [record] = decisions(caplog)
+    assert record.auth["kid"] == "<unprintable>"  # type: ignore[attr-defined]
+    assert "forged log line" not in record.getMessage()

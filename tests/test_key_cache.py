@@ -1,0 +1,295 @@
+"""The key cache against a real issuer on 127.0.0.1: single flight, rotation, failures."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from authorizer.authenticator import Authenticator, Trace
+from authorizer.discovery import Authority
+from authorizer.errors import AuthError, KeysUnavailable, UnknownSigningKey
+from authorizer.fetch import HttpJsonFetcher
+from authorizer.principal import Principal
+from authorizer.settings import AuthSettings
+from authorizer.tenants import StaticTenantPolicy
+from tests.conftest import auth_environ
+from tests.support.clock import FakeClock
+from tests.support.entra import HOME_TENANT
+from tests.support.issuer import DROP, GARBAGE, HOLD, HTML, OVERSIZE, STALL, WRONG_SHAPE, Fault, LocalIssuer, status
+from tests.support.tokens import compact, make_key
+
+LIFETIME = 3600
+COOLDOWN = 60
+RETRY = 10
+
+
+class Harness:
+    """An authenticator wired as in production, but to the local issuer and a fake clock."""
+
+    def __init__(self, issuer: LocalIssuer, clock: FakeClock, **settings: str) -> None:
+        environ = auth_environ(issuer, ENTRA_FETCH_TIMEOUT_SECONDS="0.5", **settings)
+        self.settings = AuthSettings.from_environ(environ)
+        self.issuer = issuer
+        self.clock = clock
+        self.authority = Authority(
+            self.settings,
+            HttpJsonFetcher(self.settings.fetch_timeout_seconds),
+            clock,
+            multi_tenant=False,
+            rng=random.Random(7),
+        )
+        self.authenticator = Authenticator(self.settings, self.authority, StaticTenantPolicy(HOME_TENANT), clock)
+
+    def validate(self, token: str) -> Principal:
+        return self.authenticator.authenticate(f"Bearer {token}", allow_io=True, trace=Trace())
+
+    def token(self, **options: Any) -> str:
+        return self.issuer.token(self.clock(), **options)
+
+    def settle(self) -> None:
+        """Wait for any background refresh to finish (a condition wait, not a sleep)."""
+        assert self.authority.key_set.wait_idle(10)
+        for metadata in self.authority.metadata.values():
+            assert metadata.wait_idle(10)
+
+
+@pytest.fixture
+def harness(issuer: LocalIssuer, clock: FakeClock) -> Harness:
+    return Harness(issuer, clock)
+
+
+def run_concurrently(count: int, task: Callable[[int], object], issuer: LocalIssuer, held_kind: str) -> list[object]:
+    """Start ``count`` threads together while the issuer holds the first ``held_kind`` fetch."""
+    issuer.fault(held_kind, HOLD)
+    results: list[object] = [None] * count
+    start = threading.Barrier(count + 1)
+
+    def worker(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = task(index)
+        except Exception as error:  # noqa: BLE001 - collected and asserted on below
+            results[index] = error
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    assert issuer.wait_for_requests(held_kind, 1)
+    issuer.fault(held_kind, None)
+    issuer.release_stalls()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_50_concurrent_cold_validations_make_one_fetch_of_each_document(harness: Harness, issuer: LocalIssuer) -> None:
+    tokens = [harness.token(version="2.0" if index % 2 else "1.0") for index in range(50)]
+    results = run_concurrently(50, lambda index: harness.validate(tokens[index]), issuer, "metadata-v2")
+    assert all(isinstance(result, Principal) for result in results), results
+    assert issuer.count("metadata-v2") == 1
+    assert issuer.count("metadata-v1") == 1
+    assert issuer.count("jwks") == 1
+
+
+def test_only_the_metadata_documents_in_use_are_fetched(harness: Harness, issuer: LocalIssuer) -> None:
+    for _ in range(5):
+        harness.validate(harness.token())
+    assert (issuer.count("metadata-v2"), issuer.count("metadata-v1"), issuer.count("jwks")) == (1, 0, 1)
+
+
+def test_1000_unknown_kids_within_one_cooldown_add_at_most_one_jwks_fetch(
+    harness: Harness, issuer: LocalIssuer
+) -> None:
+    harness.validate(harness.token())
+    assert issuer.count("jwks") == 1
+    forger = make_key(index=5)
+    refusals = 0
+    for _ in range(1000):
+        token = compact({"alg": "RS256", "kid": uuid.uuid4().hex}, harness.issuer.claims(harness.clock()), forger)
+        with pytest.raises(UnknownSigningKey):
+            harness.validate(token)
+        refusals += 1
+        harness.clock.advance(0.05)
+    assert refusals == 1000
+    assert issuer.count("jwks") == 2
+
+
+def test_the_first_token_signed_by_a_rotated_key_is_accepted(harness: Harness, issuer: LocalIssuer) -> None:
+    harness.validate(harness.token())
+    harness.clock.advance(1)
+    new_key = issuer.rotate()
+    principal = harness.validate(harness.token())
+    assert principal.tid == HOME_TENANT
+    assert issuer.count("jwks") == 2
+    assert new_key.kid in (harness.authority.key_set.value or {})
+
+
+def test_concurrent_first_tokens_after_a_rotation_share_one_refresh(harness: Harness, issuer: LocalIssuer) -> None:
+    harness.validate(harness.token())
+    issuer.rotate()
+    tokens = [harness.token() for _ in range(20)]
+    results = run_concurrently(20, lambda index: harness.validate(tokens[index]), issuer, "jwks")
+    assert all(isinstance(result, Principal) for result in results), results
+    assert issuer.count("jwks") == 2
+
+
+def test_an_unknown_kid_inside_the_cooldown_waits_for_the_next_window(harness: Harness, issuer: LocalIssuer) -> None:
+    harness.validate(harness.token())
+    with pytest.raises(UnknownSigningKey):
+        harness.validate(
+            compact({"alg": "RS256", "kid": "invented"}, issuer.claims(harness.clock()), make_key(index=5))
+        )
+    issuer.rotate()
+    harness.clock.advance(COOLDOWN - 1)
+    with pytest.raises(UnknownSigningKey):
+        harness.validate(harness.token())
+    harness.clock.advance(1)
+    assert harness.validate(harness.token()).tid == HOME_TENANT
+    assert issuer.count("jwks") == 3
+
+
+def test_keys_refresh_on_a_jittered_lifetime_while_serving_the_cached_set(
+    harness: Harness, issuer: LocalIssuer
+) -> None:
+    harness.validate(harness.token())
+    harness.clock.advance(LIFETIME * 0.9 - 1)
+    harness.validate(harness.token())
+    harness.settle()
+    assert issuer.count("jwks") == 1
+    harness.clock.advance(LIFETIME * 0.1 + 1)
+    harness.validate(harness.token())
+    harness.settle()
+    assert issuer.count("jwks") == 2
+    assert issuer.count("metadata-v2") == 2
+
+
+def test_jitter_spreads_the_refresh_of_instances_started_together(issuer: LocalIssuer, clock: FakeClock) -> None:
+    deadlines = set()
+    for seed in range(10):
+        harness = Harness(issuer, clock)
+        harness.authority.key_set._rng = random.Random(seed)
+        harness.validate(harness.token())
+        # The first moment at which this instance considers its keys stale.
+        probe = FakeClock(clock())
+        harness.authority.key_set._clock = probe
+        low, high = 0.0, float(LIFETIME)
+        while high - low > 1:
+            middle = (low + high) / 2
+            probe.set(clock() + middle)
+            if harness.authority.key_set._fresh_until > probe():
+                low = middle
+            else:
+                high = middle
+        deadlines.add(round(high))
+    assert len(deadlines) >= 8
+    assert all(LIFETIME * 0.9 <= deadline <= LIFETIME + 1 for deadline in deadlines)
+
+
+FAULTS: dict[str, Fault] = {
+    "500": status(500),
+    "429-retry-after": status(429, **{"Retry-After": "120"}),
+    "html": HTML,
+    "garbage": GARBAGE,
+    "wrong-shape": WRONG_SHAPE,
+    "oversize": OVERSIZE,
+    "stall": STALL,
+    "dropped-connection": DROP,
+}
+
+
+@pytest.mark.parametrize("kind", ["jwks", "metadata-v2"])
+@pytest.mark.parametrize("fault_name", [*FAULTS, "connection-refused"])
+def test_a_failing_refresh_keeps_the_last_good_keys_and_recovers(
+    harness: Harness, issuer: LocalIssuer, fault_name: str, kind: str
+) -> None:
+    harness.validate(harness.token())
+    break_endpoint(issuer, fault_name, kind)
+    harness.clock.advance(LIFETIME + 1)
+    assert harness.validate(harness.token()).tid == HOME_TENANT
+    harness.settle()
+    assert harness.authority.key_set.last_attempt_failed or harness.authority.metadata["2.0"].last_attempt_failed
+    harness.clock.advance(RETRY + 1)
+    assert harness.validate(harness.token()).tid == HOME_TENANT
+    heal(issuer, fault_name)
+    harness.clock.advance(max(RETRY, 120) + 1)
+    harness.validate(harness.token())
+    harness.settle()
+    issuer.rotate()
+    harness.clock.advance(COOLDOWN + 1)
+    assert harness.validate(harness.token()).tid == HOME_TENANT
+    assert not harness.authority.key_set.last_attempt_failed
+
+
+@pytest.mark.parametrize("fault_name", [*FAULTS, "connection-refused"])
+def test_cold_and_unreachable_keys_are_temporarily_unavailable_never_invalid(
+    harness: Harness, issuer: LocalIssuer, fault_name: str
+) -> None:
+    token = harness.token()
+    break_endpoint(issuer, fault_name, "jwks")
+    with pytest.raises(KeysUnavailable) as caught:
+        harness.validate(token)
+    assert caught.value.retry_after >= 1
+    attempts = issuer.count("jwks")
+    # Inside the back-off no request reaches the endpoint: an outage is not hammered.
+    with pytest.raises(KeysUnavailable):
+        harness.validate(token)
+    assert issuer.count("jwks") == attempts
+    heal(issuer, fault_name)
+    harness.clock.advance(121)
+    assert harness.validate(token).tid == HOME_TENANT
+
+
+def test_an_unknown_kid_while_the_endpoint_fails_is_unavailable_not_invalid(
+    harness: Harness, issuer: LocalIssuer
+) -> None:
+    harness.validate(harness.token())
+    issuer.fault("jwks", status(503))
+    new_key = issuer.rotate()
+    harness.clock.advance(COOLDOWN)
+    with pytest.raises(KeysUnavailable):
+        harness.validate(harness.token(key=new_key))
+
+
+def test_a_retry_after_longer_than_the_retry_interval_is_respected(harness: Harness, issuer: LocalIssuer) -> None:
+    token = harness.token()
+    issuer.fault("jwks", status(429, **{"Retry-After": "120"}))
+    with pytest.raises(KeysUnavailable) as caught:
+        harness.validate(token)
+    assert caught.value.retry_after >= 119
+    issuer.fault("jwks", None)
+    harness.clock.advance(RETRY + 1)
+    with pytest.raises(KeysUnavailable):
+        harness.validate(token)
+    assert issuer.count("jwks") == 1
+    harness.clock.advance(120)
+    assert harness.validate(token).tid == HOME_TENANT
+
+
+def test_a_refusal_never_depends_on_which_error_class_the_cache_saw(harness: Harness, issuer: LocalIssuer) -> None:
+    # Whatever happens to the key endpoint, a forged token is never accepted.
+    forged = harness.token(key=make_key(index=6, kid="key-2026-a"))
+    for fault_name in FAULTS:
+        break_endpoint(issuer, fault_name, "jwks")
+        with pytest.raises(AuthError):
+            harness.validate(forged)
+        heal(issuer, fault_name)
+        harness.clock.advance(200)
+
+
+def break_endpoint(issuer: LocalIssuer, fault_name: str, kind: str) -> None:
+    if fault_name == "connection-refused":
+        issuer.stop()
+    else:
+        issuer.fault(kind, FAULTS[fault_name])
+
+
+def heal(issuer: LocalIssuer, fault_name: str) -> None:
+    if fault_name == "connection-refused":
+        issuer.start()
+    issuer.heal()
