@@ -12,7 +12,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .authenticator import Authenticator
 from .discovery import Authority
@@ -116,27 +117,43 @@ def reset() -> None:
         _runtime = None
 
 
+class _Keep:
+    """Marks a part of the wiring that ``configure`` leaves as it is."""
+
+
+KEEP: Any = _Keep()
+
+
 def configure(
     *,
-    environ: Mapping[str, str] | None = None,
-    clock: Clock | None = None,
-    fetcher: Callable[[AuthSettings], JsonFetcher] | None = None,
-    tenant_policy: TenantPolicyFactory | None = None,
-    spawn: Spawn | None = None,
-    rng: random.Random | None = None,
+    environ: Mapping[str, str] | None = KEEP,
+    clock: Clock | None = KEEP,
+    fetcher: Callable[[AuthSettings], JsonFetcher] | None = KEEP,
+    tenant_policy: TenantPolicyFactory | None = KEEP,
+    spawn: Spawn | None = KEEP,
+    rng: random.Random | None = KEEP,
 ) -> None:
-    """Replace the wiring (unnamed parts return to their defaults) and reset."""
+    """Replace the named parts of the wiring, then reset; None restores a part's default.
+
+    The app wires its tenant policy once; tests swap clock and settings around it.
+    """
     global _wiring
     defaults = Wiring()
+    given = {
+        "environ": environ,
+        "clock": clock,
+        "fetcher": fetcher,
+        "tenant_policy": tenant_policy,
+        "spawn": spawn,
+        "rng": rng,
+    }
+    changes: dict[str, Any] = {
+        name: getattr(defaults, name) if value is None else value
+        for name, value in given.items()
+        if value is not KEEP
+    }
     with _lock:
-        _wiring = Wiring(
-            environ=environ,
-            clock=clock or defaults.clock,
-            fetcher=fetcher,
-            tenant_policy=tenant_policy or defaults.tenant_policy,
-            spawn=spawn or defaults.spawn,
-            rng=rng or defaults.rng,
-        )
+        _wiring = replace(_wiring, **changes)
     reset()
 
 

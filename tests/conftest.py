@@ -49,7 +49,7 @@ def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureA
 
     apply()
     yield apply
-    authorizer.configure()
+    authorizer.configure(environ=None, clock=None)
 
 
 def http_request(

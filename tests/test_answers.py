@@ -175,7 +175,7 @@ def test_an_unexpected_failure_is_a_generic_500_never_a_pass(
 
         response = protected(http_request(issuer.token(clock())))
     finally:
-        authorizer.configure()
+        authorizer.configure(environ=None, clock=None, tenant_policy=None)
     assert response.status_code == 500
     assert json.loads(response.get_body()) == {
         "error": "server_error",

@@ -273,7 +273,7 @@ def test_invalid_settings_fail_at_decoration_naming_the_setting(issuer: LocalIss
 
         assert caught.value.setting == "ENTRA_TENANT_ID"
     finally:
-        authorizer.configure()
+        authorizer.configure(environ=None, clock=None, tenant_policy=None)
 
 
 def import_module_from(directory: Path, name: str, source: str) -> typing.Any:
