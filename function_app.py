@@ -34,16 +34,18 @@ authorizer.define_permissions(
     }
 )
 
+# host.json sets routePrefix to "" so that well-known documents can live at the site root;
+# every API route therefore spells out its "api/" prefix.
 app = authorizer.FunctionApp()
 
 
-@app.route(route="health", methods=["GET"])
+@app.route(route="api/health", methods=["GET"])
 @allow_anonymous
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"status": "ok"})
 
 
-@app.route(route="me", methods=["GET"])
+@app.route(route="api/me", methods=["GET"])
 @require_auth(allow_app_only=True)
 async def me(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
     return json_response(
@@ -61,13 +63,13 @@ async def me(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
     )
 
 
-@app.route(route="orders", methods=["GET"])
+@app.route(route="api/orders", methods=["GET"])
 @require_auth(scopes=["Orders.Read"], app_roles=["Orders.Read.All"])
 def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
     return json_response({"orders": sample_data.list_orders(), "note": sample_data.SAMPLE_NOTICE})
 
 
-@app.route(route="orders", methods=["POST"])
+@app.route(route="api/orders", methods=["POST"])
 @require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"])
 def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
     try:
@@ -86,31 +88,31 @@ def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpRespon
 crm = authorizer.Blueprint()
 
 
-@crm.route(route="crm/accounts", methods=["GET"])
+@crm.route(route="api/crm/accounts", methods=["GET"])
 @require_auth(permissions=["Accounts.Read.Team", "Accounts.Read.All"])
 def crm_list_accounts(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"accounts": sample_data.ACCOUNTS, "note": sample_data.SAMPLE_NOTICE})
 
 
-@crm.route(route="crm/accounts", methods=["POST"])
+@crm.route(route="api/crm/accounts", methods=["POST"])
 @require_auth(permissions=["Accounts.Write.Team", "Accounts.Write.All"])
 def crm_create_account(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
 
 
-@crm.route(route="crm/contacts", methods=["GET"])
+@crm.route(route="api/crm/contacts", methods=["GET"])
 @require_auth(permissions=["Contacts.Read.My", "Contacts.Read.Team", "Contacts.Read.All"])
 def crm_list_contacts(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"contacts": sample_data.CONTACTS, "note": sample_data.SAMPLE_NOTICE})
 
 
-@crm.route(route="crm/contacts", methods=["POST"])
+@crm.route(route="api/crm/contacts", methods=["POST"])
 @require_auth(permissions=["Contacts.Write.My", "Contacts.Write.Team", "Contacts.Write.All"])
 def crm_create_contact(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
 
 
-@crm.route(route="crm/proposals", methods=["GET", "POST"])
+@crm.route(route="api/crm/proposals", methods=["GET", "POST"])
 @require_auth(permissions=["Proposals.ReadWrite.Team", "Proposals.ReadWrite.All"])
 async def crm_proposals(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"proposals": sample_data.PROPOSALS, "note": sample_data.SAMPLE_NOTICE})
