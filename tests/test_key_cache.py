@@ -256,6 +256,16 @@ def test_an_unknown_kid_while_the_endpoint_fails_is_unavailable_not_invalid(
         harness.validate(harness.token(key=new_key))
 
 
+def test_a_valid_but_oversized_jwks_is_refused(harness: Harness, issuer: LocalIssuer) -> None:
+    # Size alone decides: the document is otherwise a good key set.
+    issuer.fault("jwks", Fault(pad_bytes=300 * 1024))
+    with pytest.raises(KeysUnavailable):
+        harness.validate(harness.token())
+    issuer.fault("jwks", Fault(pad_bytes=200 * 1024))
+    harness.clock.advance(RETRY + 1)
+    assert harness.validate(harness.token()).tid == HOME_TENANT
+
+
 def test_a_retry_after_longer_than_the_retry_interval_is_respected(harness: Harness, issuer: LocalIssuer) -> None:
     token = harness.token()
     issuer.fault("jwks", status(429, **{"Retry-After": "120"}))

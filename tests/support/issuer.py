@@ -34,6 +34,8 @@ class Fault:
     drop: bool = False
     # Wait for release_stalls(), then answer normally (to hold requests in flight).
     hold: bool = False
+    # Serve the real document with an extra member of this many bytes.
+    pad_bytes: int = 0
 
 
 STALL = Fault(stall=True)
@@ -204,7 +206,10 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             if tenant is None:
                 self._send(404, b'{"error": "not_found"}', "application/json", {})
                 return
-            body = json.dumps(issuer.document(kind, tenant)).encode()
+            document = issuer.document(kind, tenant)
+            if fault is not None and fault.pad_bytes:
+                document["padding"] = "x" * fault.pad_bytes
+            body = json.dumps(document).encode()
             self._send(200, body, "application/json", {})
 
         def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
