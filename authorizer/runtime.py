@@ -148,9 +148,7 @@ def configure(
         "rng": rng,
     }
     changes: dict[str, Any] = {
-        name: getattr(defaults, name) if value is None else value
-        for name, value in given.items()
-        if value is not KEEP
+        name: getattr(defaults, name) if value is None else value for name, value in given.items() if value is not KEEP
     }
     with _lock:
         _wiring = replace(_wiring, **changes)
