@@ -7,7 +7,7 @@ VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean
+.PHONY: test lint typecheck pytest bootstrap clean fuzz
 
 test: bootstrap lint typecheck pytest
 
@@ -36,6 +36,10 @@ typecheck: $(STAMPS)/venv
 
 pytest: bootstrap
 	$(PY) -m pytest
+
+# The long fuzzing run (20,000 examples per property); `make test` runs a short one.
+fuzz: $(STAMPS)/venv
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py tests/test_differential.py
 
 clean:
 	rm -rf $(VENV) $(VENV313) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import azure.functions as func
 import pytest
+from hypothesis import settings
 
 import authorizer
+import authorizer.runtime
+from authorizer.refresh import RefreshingValue
 from tests.support.clock import FakeClock
 from tests.support.entra import CLIENT_ID, HOME_TENANT
 from tests.support.issuer import LocalIssuer
 
 ConfigureAuth = Callable[..., None]
+
+# A short fuzzing run in `make test`; `make fuzz` selects the long one.
+settings.register_profile("default", max_examples=150)
+settings.register_profile("long", max_examples=20_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
@@ -50,6 +60,14 @@ def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureA
     apply()
     yield apply
     authorizer.configure(environ=None, clock=None)
+
+
+def settle() -> None:
+    """Wait until no background refresh of the shared runtime is under way (no sleeping)."""
+    authority = authorizer.runtime.current().authenticator.authority
+    values: list[RefreshingValue[Any]] = [authority.key_set, *authority.metadata.values()]
+    for value in values:
+        assert value.wait_idle(30), f"{value.name} still refreshing"
 
 
 def http_request(

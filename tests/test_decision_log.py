@@ -9,9 +9,12 @@ import pytest
 
 from authorizer import require_auth
 from tests.conftest import ConfigureAuth, http_request
+from tests.support.attacks import ATTACKS, Ctx
 from tests.support.clock import FakeClock
 from tests.support.entra import CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, USER_OID
 from tests.support.issuer import LocalIssuer
+from tests.support.log_hygiene import assert_no_token_material, watched_logs
+from tests.support.tokens import make_key
 
 
 @pytest.fixture
@@ -90,3 +93,19 @@ def test_an_attacker_controlled_kid_is_not_written_verbatim(
     [record] = decisions(caplog)
     assert record.auth["kid"] == "<unprintable>"  # type: ignore[attr-defined]
     assert "forged log line" not in record.getMessage()
+
+
+def test_the_whole_attack_table_leaves_no_token_material_in_any_log(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(scopes=["Orders.Read"])
+    def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    ctx = Ctx(base_url=issuer.base_url, now=clock(), key=issuer.signer, attacker=make_key(index=9, kid="evil"))
+    tokens = [case.build(ctx) for case in ATTACKS]
+    with watched_logs() as logs:
+        for token in tokens:
+            list_orders(http_request(token))
+    assert len(logs.records) >= len(tokens)
+    assert_no_token_material(logs.records, tokens, [ctx.claims()])

@@ -1,0 +1,150 @@
+"""Load: 8 threads, thousands of mixed requests, a key rotation midway; every answer as expected."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass
+
+import azure.functions as func
+import pytest
+
+from authorizer import require_auth
+from tests.conftest import ConfigureAuth, http_request
+from tests.support.clock import FakeClock
+from tests.support.entra import PARTNER_TENANT, STRANGER_TENANT
+from tests.support.issuer import LocalIssuer
+from tests.support.log_hygiene import assert_no_token_material, watched_logs
+from tests.support.tokens import SigningKey, compact, make_key
+
+THREADS = 8
+REQUESTS_PER_THREAD = 500
+DISTINCT_PER_KIND = 40
+
+
+@dataclass(frozen=True)
+class Call:
+    kind: str
+    token: str
+    expected: int
+
+
+def mint(issuer: LocalIssuer, clock: FakeClock, signer: SigningKey) -> dict[str, list[Call]]:
+    now = clock()
+    forger = make_key(index=8)
+    kinds: dict[str, tuple[int, list[str]]] = {
+        "valid": (200, [issuer.token(now, key=signer) for _ in range(DISTINCT_PER_KIND)]),
+        "valid-partner": (
+            200,
+            [issuer.token(now, key=signer, tenant=PARTNER_TENANT) for _ in range(DISTINCT_PER_KIND)],
+        ),
+        "valid-app": (
+            200,
+            [issuer.token(now, key=signer, app_only=True, roles=["Orders.Read.All"]) for _ in range(DISTINCT_PER_KIND)],
+        ),
+        "expired": (401, [issuer.token(now - 7200, key=signer, lifetime=600) for _ in range(DISTINCT_PER_KIND)]),
+        "wrong-tenant": (
+            403,
+            [issuer.token(now, key=signer, tenant=STRANGER_TENANT) for _ in range(DISTINCT_PER_KIND)],
+        ),
+        "wrong-scope": (403, [issuer.token(now, key=signer, scp="Profile.Read") for _ in range(DISTINCT_PER_KIND)]),
+        "forged-known-kid": (
+            401,
+            [issuer.token(now, key=make_key(index=8, kid=signer.kid)) for _ in range(DISTINCT_PER_KIND)],
+        ),
+        "forged-unknown-kid": (
+            401,
+            [
+                compact({"alg": "RS256", "kid": uuid.uuid4().hex}, issuer.claims(now), forger)
+                for _ in range(DISTINCT_PER_KIND)
+            ],
+        ),
+    }
+    return {kind: [Call(kind, token, status) for token in tokens] for kind, (status, tokens) in kinds.items()}
+
+
+def test_eight_threads_mixed_traffic_with_a_key_rotation_midway(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    configure_auth(ENTRA_ALLOWED_TENANTS=PARTNER_TENANT)
+
+    @require_auth(scopes=["Orders.Read"], app_roles=["Orders.Read.All"])
+    def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders")
+
+    before = mint(issuer, clock, issuer.signer)
+    new_key = make_key(index=4, kid="key-rotated-load")
+    after = mint(issuer, clock, new_key)
+    phases = [
+        list(itertools.chain.from_iterable(zip(*before.values(), strict=True))),
+        list(itertools.chain.from_iterable(zip(*after.values(), *before.values(), strict=True))),
+    ]
+
+    def rotate() -> None:
+        # A minute later, as in life: invented kids of the first half used up that cooldown window.
+        clock.advance(61)
+        issuer.rotate(new_key)
+
+    # The rotation happens when every thread has finished the first half.
+    halfway = threading.Barrier(THREADS, action=rotate)
+    mismatches: list[tuple[str, int, int]] = []
+    answered = [0] * THREADS
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        for phase in phases:
+            for offset in range(REQUESTS_PER_THREAD // 2):
+                call = phase[(index * 97 + offset) % len(phase)]
+                status = list_orders(http_request(call.token)).status_code
+                answered[index] += 1
+                if status != call.expected:
+                    with lock:
+                        mismatches.append((call.kind, call.expected, status))
+            if phase is phases[0]:
+                halfway.wait()
+
+    with watched_logs() as logs:
+        threads = [threading.Thread(target=worker, args=(index,)) for index in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sum(answered) == THREADS * REQUESTS_PER_THREAD
+    assert mismatches == []
+    # One organizations metadata document; keys: the cold fetch, then at most one forced refresh
+    # per cooldown window (invented kids in the first, the new key in the second).
+    assert issuer.count("metadata-v2") == 1
+    assert 2 <= issuer.count("jwks") <= 3
+    tokens = [call.token for calls in (*before.values(), *after.values()) for call in calls]
+    assert_no_token_material(logs.records, tokens)
+
+
+@pytest.mark.parametrize("threads", [THREADS])
+def test_concurrent_callers_see_one_consistent_key_set(
+    threads: int, configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth()
+    def me(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("me")
+
+    tokens = [issuer.token(clock()) for _ in range(threads * 5)]
+    statuses: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker(index: int) -> None:
+        start.wait()
+        for token in tokens[index::threads]:
+            status = me(http_request(token)).status_code
+            with lock:
+                statuses.append(status)
+
+    workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=60)
+    assert statuses == [200] * len(tokens)
+    assert (issuer.count("metadata-v2"), issuer.count("jwks")) == (1, 1)
