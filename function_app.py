@@ -39,6 +39,14 @@ authorizer.define_permissions(
 app = authorizer.FunctionApp()
 
 
+def _sample_for(principal: Principal) -> dict[str, object]:
+    """Label sample answers as such, and show whom the authorizer let in."""
+    return {
+        "caller": {"oid": principal.oid, "client_app_id": principal.client_app_id},
+        "note": sample_data.SAMPLE_NOTICE,
+    }
+
+
 @app.route(route="api/health", methods=["GET"])
 @allow_anonymous
 def health(req: func.HttpRequest) -> func.HttpResponse:
@@ -66,7 +74,7 @@ async def me(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
 @app.route(route="api/orders", methods=["GET"])
 @require_auth(scopes=["Orders.Read"], app_roles=["Orders.Read.All"])
 def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
-    return json_response({"orders": sample_data.list_orders(), "note": sample_data.SAMPLE_NOTICE})
+    return json_response({"orders": sample_data.list_orders(), **_sample_for(principal)})
 
 
 @app.route(route="api/orders", methods=["POST"])
@@ -82,7 +90,7 @@ def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpRespon
     if not isinstance(item, str) or not item or type(quantity) is not int or quantity < 1:
         return bad_request('Send {"item": "<name>", "quantity": <positive integer>}.')
     order = sample_data.add_order(item, quantity, principal.oid)
-    return json_response({"order": order, "note": sample_data.SAMPLE_NOTICE}, 201)
+    return json_response({"order": order, **_sample_for(principal)}, 201)
 
 
 crm = authorizer.Blueprint()
@@ -90,32 +98,32 @@ crm = authorizer.Blueprint()
 
 @crm.route(route="api/crm/accounts", methods=["GET"])
 @require_auth(permissions=["Accounts.Read.Team", "Accounts.Read.All"])
-def crm_list_accounts(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"accounts": sample_data.ACCOUNTS, "note": sample_data.SAMPLE_NOTICE})
+def crm_list_accounts(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"accounts": sample_data.ACCOUNTS, **_sample_for(principal)})
 
 
 @crm.route(route="api/crm/accounts", methods=["POST"])
 @require_auth(permissions=["Accounts.Write.Team", "Accounts.Write.All"])
-def crm_create_account(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
+def crm_create_account(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"created": True, **_sample_for(principal)}, 201)
 
 
 @crm.route(route="api/crm/contacts", methods=["GET"])
 @require_auth(permissions=["Contacts.Read.My", "Contacts.Read.Team", "Contacts.Read.All"])
-def crm_list_contacts(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"contacts": sample_data.CONTACTS, "note": sample_data.SAMPLE_NOTICE})
+def crm_list_contacts(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"contacts": sample_data.CONTACTS, **_sample_for(principal)})
 
 
 @crm.route(route="api/crm/contacts", methods=["POST"])
 @require_auth(permissions=["Contacts.Write.My", "Contacts.Write.Team", "Contacts.Write.All"])
-def crm_create_contact(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"created": True, "note": sample_data.SAMPLE_NOTICE}, 201)
+def crm_create_contact(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"created": True, **_sample_for(principal)}, 201)
 
 
 @crm.route(route="api/crm/proposals", methods=["GET", "POST"])
 @require_auth(permissions=["Proposals.ReadWrite.Team", "Proposals.ReadWrite.All"])
-async def crm_proposals(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"proposals": sample_data.PROPOSALS, "note": sample_data.SAMPLE_NOTICE})
+async def crm_proposals(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return json_response({"proposals": sample_data.PROPOSALS, **_sample_for(principal)})
 
 
 app.register_functions(crm)
