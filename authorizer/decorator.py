@@ -61,8 +61,8 @@ def require_auth(
     # The wrapper's parameters differ from the function's (no principal): typed as Callable[..., R].
     def decorate(function: Callable[..., R]) -> Callable[..., R]:
         refuse_unless_plain_function(function, "require_auth")
-        # Settings problems surface at load, not on the first request.
-        runtime.settings()
+        # Settings problems surface at load, not on the first request (building does no I/O).
+        runtime.current()
         signature = inspect.signature(function)
         wants_principal = _check_parameters(function, signature)
         wrapper = _wrap(function, requirement, wants_principal)

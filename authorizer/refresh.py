@@ -135,6 +135,14 @@ class RefreshingValue(Generic[T]):
             self._wait_for_flight()
         return True
 
+    def prefetch(self) -> None:
+        """Start a background fetch when there is no value yet; never blocks, never raises."""
+        with self._changed:
+            if self._value is not None or self._in_flight or self._clock() < self._next_attempt_at:
+                return
+            self._begin()
+        self._spawn(self._fetch_and_publish)
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no fetch is under way (for tests and shutdown); True when idle."""
         with self._changed:

@@ -23,12 +23,24 @@ from .refresh import Clock, Spawn, spawn_daemon
 from .settings import AuthSettings
 from .tenants import StaticTenantPolicy, TenantPolicy
 
-TenantPolicyFactory = Callable[[AuthSettings, Clock], TenantPolicy]
+
+@dataclass(frozen=True)
+class TenantPolicyContext:
+    """What a tenant policy factory may use: the settings, the app settings it reads, time."""
+
+    settings: AuthSettings
+    environ: Mapping[str, str]
+    clock: Clock
+    spawn: Spawn
+    rng: random.Random
 
 
-def static_tenant_policy(settings: AuthSettings, clock: Clock) -> TenantPolicy:
+TenantPolicyFactory = Callable[[TenantPolicyContext], TenantPolicy]
+
+
+def static_tenant_policy(context: TenantPolicyContext) -> TenantPolicy:
     """The default: the home tenant plus ENTRA_ALLOWED_TENANTS."""
-    return StaticTenantPolicy(settings.tenant_id, settings.allowed_tenants)
+    return StaticTenantPolicy(context.settings.tenant_id, context.settings.allowed_tenants)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ def settings() -> AuthSettings:
     if current is None:
         with _lock:
             if _settings is None:
-                _settings = AuthSettings.from_environ(_wiring.environ if _wiring.environ is not None else os.environ)
+                _settings = AuthSettings.from_environ(_environ())
             current = _settings
     return current
 
@@ -87,7 +99,8 @@ def _build() -> Runtime:
     with _lock:
         if _runtime is None:
             wiring = _wiring
-            tenants = wiring.tenant_policy(loaded, wiring.clock)
+            context = TenantPolicyContext(loaded, _environ(), wiring.clock, wiring.spawn, wiring.rng)
+            tenants = wiring.tenant_policy(context)
             fetch = (wiring.fetcher or _http_fetcher)(loaded)
             authority = Authority(
                 loaded,
@@ -103,6 +116,10 @@ def _build() -> Runtime:
                 clock=wiring.clock,
             )
         return _runtime
+
+
+def _environ() -> Mapping[str, str]:
+    return _wiring.environ if _wiring.environ is not None else os.environ
 
 
 def _http_fetcher(settings: AuthSettings) -> JsonFetcher:

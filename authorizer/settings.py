@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,13 +56,13 @@ class AuthSettings:
         Raises:
             ConfigurationError: naming the first setting that is missing or invalid.
         """
-        reader = _Reader(environ)
+        reader = SettingsReader(environ)
         tenant_id = reader.guid("ENTRA_TENANT_ID")
         client_id = reader.guid("ENTRA_CLIENT_ID")
         app_id_uri = reader.text("ENTRA_APP_ID_URI") or f"api://{client_id}"
         extra_audiences = reader.items("ENTRA_AUDIENCES")
         environment = reader.text("AZURE_FUNCTIONS_ENVIRONMENT")
-        instance = reader.instance("ENTRA_INSTANCE", environment == DEVELOPMENT)
+        instance = reader.https_url("ENTRA_INSTANCE", DEFAULT_INSTANCE, environment == DEVELOPMENT)
         allowed = frozenset(reader.guid_items("ENTRA_ALLOWED_TENANTS"))
         return cls(
             tenant_id=tenant_id,
@@ -90,21 +91,30 @@ def is_loopback_host(host: str) -> bool:
 
 
 def parse_guid_list(raw: str) -> list[str]:
-    """Split on commas, whitespace or newlines; every entry must be a GUID.
+    """Read GUIDs from a JSON array of strings, or separated by commas, whitespace or newlines.
 
     Raises:
         ValueError: if any entry is not a GUID (the whole value is refused, so a typo
-            never silently drops a tenant).
+            never silently drops a tenant). The message never repeats the value.
     """
-    entries = [item for item in re.split(r"[\s,]+", raw.strip()) if item]
-    bad = [item for item in entries if not GUID.fullmatch(item)]
+    text = raw.strip()
+    entries: list[object]
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise ValueError("is not a valid JSON array") from None
+        entries = parsed if isinstance(parsed, list) else [parsed]
+    else:
+        entries = [item for item in re.split(r"[\s,]+", text) if item]
+    bad = [item for item in entries if not isinstance(item, str) or not GUID.fullmatch(item)]
     if bad:
         raise ValueError(f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not a GUID")
-    return [item.lower() for item in entries]
+    return [str(item).lower() for item in entries]
 
 
-class _Reader:
-    """Reads raw values, refusing unresolved Key Vault references everywhere."""
+class SettingsReader:
+    """Reads raw app settings, refusing unresolved Key Vault references everywhere."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
@@ -148,21 +158,26 @@ class _Reader:
             raise ConfigurationError(name, f"must be between {low} and {high}")
         return value
 
-    def instance(self, name: str, development: bool) -> str:
-        raw = self.text(name) or DEFAULT_INSTANCE
+    def https_url(self, name: str, default: str, development: bool) -> str:
+        """An https origin; http, or a loopback host, only as a local development tool.
+
+        Raises:
+            ConfigurationError: naming the setting.
+        """
+        raw = self.text(name) or default
         parts = urlsplit(raw)
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:
             raise ConfigurationError(name, "must be an absolute https:// URL")
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-            raise ConfigurationError(name, "must be a bare authority host such as " + DEFAULT_INSTANCE)
+            raise ConfigurationError(name, f"must be a bare https origin such as {default}")
         loopback = is_loopback_host(host)
-        # Plain http would let anyone on the path swap the signing keys.
+        # Plain http would let anyone on the path swap what we trust (keys, tenants).
         if parts.scheme == "http" and not loopback:
             raise ConfigurationError(name, "may use http:// only for a loopback host")
-        # A loopback issuer is a development tool; in Azure it would accept self-minted tokens.
+        # A loopback service is a development tool; in Azure it would trust a local stand-in.
         if loopback and not development:
             raise ConfigurationError(
-                name, "points at a loopback issuer, allowed only when AZURE_FUNCTIONS_ENVIRONMENT=Development"
+                name, "points at a loopback host, allowed only when AZURE_FUNCTIONS_ENVIRONMENT=Development"
             )
         return f"{parts.scheme}://{parts.netloc.lower()}"

@@ -13,6 +13,7 @@ from hypothesis import settings
 import authorizer
 import authorizer.runtime
 from authorizer.refresh import RefreshingValue
+from authorizer.tenants import RefreshingTenantPolicy
 from tests.support.clock import FakeClock
 from tests.support.entra import CLIENT_ID, HOME_TENANT
 from tests.support.issuer import LocalIssuer
@@ -64,8 +65,11 @@ def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureA
 
 def settle() -> None:
     """Wait until no background refresh of the shared runtime is under way (no sleeping)."""
-    authority = authorizer.runtime.current().authenticator.authority
+    authenticator = authorizer.runtime.current().authenticator
+    authority = authenticator.authority
     values: list[RefreshingValue[Any]] = [authority.key_set, *authority.metadata.values()]
+    if isinstance(authenticator.tenants, RefreshingTenantPolicy):
+        values.append(authenticator.tenants.fetched)
     for value in values:
         assert value.wait_idle(30), f"{value.name} still refreshing"
 

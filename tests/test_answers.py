@@ -11,7 +11,7 @@ import pytest
 import authorizer
 from authorizer import require_auth
 from authorizer.errors import TenantNotAllowed
-from authorizer.settings import AuthSettings
+from authorizer.runtime import TenantPolicyContext
 from authorizer.tenants import TenantPolicy
 from tests.conftest import ConfigureAuth, auth_environ, http_request
 from tests.support.attacks import ATTACKS, Case, Ctx
@@ -158,8 +158,11 @@ class ExplodingTenants:
     def check(self, tenant_id: str, *, allow_io: bool) -> None:
         raise RuntimeError("bug in a tenant source")
 
+    def prefetch(self) -> None:
+        return
 
-def exploding(settings: AuthSettings, clock: object) -> TenantPolicy:
+
+def exploding(context: TenantPolicyContext) -> TenantPolicy:
     return ExplodingTenants()
 
 

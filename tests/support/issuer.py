@@ -7,10 +7,11 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .entra import V1_ISSUER_TEMPLATE, claims, v2_issuer
+from .http_server import LoopbackServer
 from .tokens import SigningKey, compact, make_key
 
 _ROUTES = [
@@ -63,8 +64,7 @@ class LocalIssuer:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(_handler_for(self))
         self.port = 0
 
     @property
@@ -73,26 +73,14 @@ class LocalIssuer:
 
     def start(self) -> LocalIssuer:
         self._release.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="local-issuer", daemon=True
-        )
-        self._thread.start()
+        self._server.start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        """Stop listening (connections are then refused) and release any stalled request."""
+        """Stop listening and cut open connections (requests are then refused); release stalls."""
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._server.stop()
 
     def release_stalls(self) -> None:
         self._release.set()

@@ -1,0 +1,77 @@
+"""A local stand-in for the App Service managed-identity endpoint (IDENTITY_ENDPOINT)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .http_server import LoopbackServer
+
+
+class ManagedIdentityEndpoint:
+    """Issues opaque access tokens for a resource, as App Service does for its identity."""
+
+    def __init__(self) -> None:
+        self.header_secret = secrets.token_hex(16)
+        self.issued: set[str] = set()
+        self.requests: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = LoopbackServer(_handler_for(self))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.port}/msi/token"
+
+    def start(self) -> ManagedIdentityEndpoint:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def issue(self, query: dict[str, str]) -> dict[str, Any]:
+        token = "mi-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self.issued.add(token)
+            self.requests.append(query)
+        return {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + 3600),
+            "resource": query.get("resource", ""),
+            "token_type": "Bearer",
+            "client_id": query.get("client_id", "system-assigned"),
+        }
+
+    def is_valid(self, token: str) -> bool:
+        with self._lock:
+            return token in self.issued
+
+
+def _handler_for(endpoint: ManagedIdentityEndpoint) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+            query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
+            if self.headers.get("X-IDENTITY-HEADER") != endpoint.header_secret:
+                self._send(401, {"error": "invalid_request", "error_description": "missing identity header"})
+                return
+            self._send(200, endpoint.issue(query))
+
+        def _send(self, code: int, payload: dict[str, Any]) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
