@@ -7,7 +7,7 @@ VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean fuzz
+.PHONY: test lint typecheck pytest bootstrap clean fuzz bench
 
 test: bootstrap lint typecheck pytest
 
@@ -36,6 +36,10 @@ typecheck: $(STAMPS)/venv
 
 pytest: bootstrap
 	$(PY) -m pytest
+
+# Performance, as ratios to a bare RSA verify measured in the same run (a few minutes).
+bench: $(STAMPS)/venv
+	$(PY) -m bench.run
 
 # The long fuzzing run (20,000 examples per property); `make test` runs a short one.
 fuzz: $(STAMPS)/venv

@@ -10,7 +10,9 @@ from azure.functions.decorators.core import Trigger
 from azure.functions.decorators.function_app import FunctionBuilder
 from azure.functions.decorators.http import HttpTrigger
 
+from . import runtime
 from .markers import protection_of
+from .policy import Requirement
 
 
 class UnprotectedFunctionError(TypeError):
@@ -70,6 +72,9 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
         """
         functions: list[func.Function] = super().get_functions()
         verify_protected(functions)
+        # The worker indexes at start-up: warm the keys now, off the request path.
+        if any(isinstance(protection_of(function.get_user_function()), Requirement) for function in functions):
+            runtime.prefetch()
         return functions
 
 

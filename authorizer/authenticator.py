@@ -13,23 +13,28 @@ from .principal import Principal
 from .refresh import Clock
 from .settings import AuthSettings
 from .tenants import TenantPolicy
+from .token_cache import TokenCache, ValidatedToken, entry_size, token_digest, validity_window
 from .validation import Expectations, check_claims, check_header, check_issuer, decode_claims, verify_signature
 
 
 @dataclass(slots=True)
 class Trace:
-    """What may be logged about one decision: ids only, never the token or its claim set."""
+    """What may be logged about one decision: ids only, never the token or its claim set.
+
+    It keeps references; the ids are read only when a log record is actually written.
+    """
 
     kid: str | None = None
-    tid: str | None = None
-    oid: str | None = None
-    client_app_id: str | None = None
+    # Claims whose signature has been verified (or those of a cached caller), once known.
+    claims: Mapping[str, Any] | None = None
 
-    def note_claims(self, claims: Mapping[str, Any]) -> None:
-        """Record the ids of a token whose signature has been verified."""
-        self.tid = _text(claims.get("tid"))
-        self.oid = _text(claims.get("oid"))
-        self.client_app_id = _text(claims.get("azp")) or _text(claims.get("appid"))
+    def ids(self) -> tuple[str | None, str | None, str | None]:
+        """tid, oid and the client app id, once the token got past its signature check."""
+        claims = self.claims
+        if claims is None:
+            return None, None, None
+        client = _text(claims.get("azp")) or _text(claims.get("appid"))
+        return _text(claims.get("tid")), _text(claims.get("oid")), client
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -44,6 +49,11 @@ def bearer_token(authorization: str | None) -> str:
         raise MissingCredentials()
     if len(authorization) > MAX_TOKEN_LENGTH + 64:
         raise TokenTooLarge()
+    # The common spelling, one token after "Bearer ", takes no further work.
+    if authorization.startswith("Bearer ") and " " not in authorization[7:] and authorization[7:].strip():
+        token = authorization[7:]
+        if token == token.strip():
+            return token
     scheme, _, rest = authorization.strip().partition(" ")
     # The scheme is case-insensitive (RFC 7235 section 2.1).
     if scheme.lower() != "bearer":
@@ -68,8 +78,10 @@ class Authenticator:
     ) -> None:
         self.authority = authority
         self.tenants = tenants
+        self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_max_bytes)
         self._clock = clock
-        self._expectations = Expectations(audiences=settings.audiences, clock_skew_seconds=settings.clock_skew_seconds)
+        self._skew = settings.clock_skew_seconds
+        self._expectations = Expectations(audiences=settings.audiences, clock_skew_seconds=self._skew)
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -79,17 +91,33 @@ class Authenticator:
             WouldBlock: ``allow_io`` is False and the answer needs I/O.
         """
         token = bearer_token(authorization)
+        now = self._clock()
+        digest = token_digest(token) if self.cache.enabled else b""
+        cached = self.cache.get(digest, now) if digest else None
+        if cached is not None:
+            # Served only while its signing key is still the one published under its kid.
+            if self.authority.keys.current(allow_io=allow_io).get(cached.kid) is cached.key:
+                trace.kid, trace.claims = cached.kid, cached.principal.claims
+                # The tenant list may have changed since: checked on every presentation.
+                self.tenants.check(cached.principal.tid, allow_io=allow_io)
+                return cached.principal
+            self.cache.discard(digest)
         jws = parse(token)
-        trace.kid = check_header(jws)
-        key = self.authority.keys.key_for(trace.kid, allow_io=allow_io)
+        trace.kid = kid = check_header(jws)
+        key = self.authority.keys.key_for(kid, allow_io=allow_io)
         verify_signature(jws, key)
         # Only now, with the signature verified, is any claim read.
         claims = decode_claims(jws)
-        trace.note_claims(claims)
-        facts = check_claims(claims, self._expectations, self._clock())
+        trace.claims = claims
+        facts = check_claims(claims, self._expectations, now)
         check_issuer(claims, facts, self.authority.issuer_template(facts.version, allow_io=allow_io))
         principal = Principal.from_claims(claims)
         self.tenants.check(facts.tenant_id, allow_io=allow_io)
+        if digest:
+            valid_from, valid_until = validity_window(claims, self._skew)
+            self.cache.put(
+                digest, ValidatedToken(principal, kid, key, valid_from, valid_until, entry_size(jws.payload))
+            )
         return principal
 
 

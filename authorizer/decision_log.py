@@ -15,17 +15,21 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_.:=+/-]{1,128}")
 
 def log_decision(function: str, status: int, reason: str, trace: Trace) -> None:
     """INFO for an admitted call, WARNING for a refusal, ERROR for a failure of ours."""
+    level = logging.INFO if status < 400 else logging.ERROR if status >= 500 and status != 503 else logging.WARNING
+    # Build nothing for a level nobody listens to: this runs on every request.
+    if not logger.isEnabledFor(level):
+        return
+    tid, oid, client_app_id = trace.ids()
     fields = {
         "function": function,
         "outcome": "allow" if status < 400 else "deny",
         "status": status,
         "reason": reason,
-        "tid": _safe(trace.tid),
-        "oid": _safe(trace.oid),
-        "client_app_id": _safe(trace.client_app_id),
+        "tid": _safe(tid),
+        "oid": _safe(oid),
+        "client_app_id": _safe(client_app_id),
         "kid": _safe(trace.kid),
     }
-    level = logging.INFO if status < 400 else logging.ERROR if status >= 500 and status != 503 else logging.WARNING
     logger.log(
         level,
         "auth %(outcome)s function=%(function)s status=%(status)s reason=%(reason)s "

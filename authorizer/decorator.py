@@ -65,7 +65,7 @@ def require_auth(
         runtime.current()
         signature = inspect.signature(function)
         wants_principal = _check_parameters(function, signature)
-        wrapper = _wrap(function, requirement, wants_principal)
+        wrapper = _wrap(function, requirement, wants_principal, _request_parameter(signature))
         # The worker binds parameters by name and evaluates every annotation: hide ours from both.
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
@@ -102,17 +102,30 @@ def _check_parameters(function: Callable[..., Any], signature: inspect.Signature
     return True
 
 
-def _wrap(function: Callable[..., Any], requirement: Requirement, wants_principal: bool) -> Callable[..., Any]:
+def _request_parameter(signature: inspect.Signature) -> str:
+    """The parameter the worker binds the HttpRequest to: annotated so, or the first one."""
+    names = [name for name in signature.parameters if name not in _HOST_PARAMETERS]
+    for name in names:
+        annotation = signature.parameters[name].annotation
+        if annotation is func.HttpRequest or (isinstance(annotation, str) and annotation.endswith("HttpRequest")):
+            return name
+    return names[0]
+
+
+def _wrap(
+    function: Callable[..., Any], requirement: Requirement, wants_principal: bool, request_name: str
+) -> Callable[..., Any]:
     name = function.__name__
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                outcome = _authorize(name, requirement, args, kwargs, allow_io=False)
+                outcome = _authorize(name, requirement, _find_request(request_name, args, kwargs), allow_io=False)
             except WouldBlock:
                 # A cold fetch runs on a worker thread so the event loop keeps serving.
-                outcome = await asyncio.to_thread(_authorize, name, requirement, args, kwargs, allow_io=True)
+                request = _find_request(request_name, args, kwargs)
+                outcome = await asyncio.to_thread(_authorize, name, requirement, request, allow_io=True)
             if isinstance(outcome, func.HttpResponse):
                 return outcome
             if wants_principal:
@@ -123,7 +136,7 @@ def _wrap(function: Callable[..., Any], requirement: Requirement, wants_principa
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        outcome = _authorize(name, requirement, args, kwargs, allow_io=True)
+        outcome = _authorize(name, requirement, _find_request(request_name, args, kwargs), allow_io=True)
         if isinstance(outcome, func.HttpResponse):
             return outcome
         if wants_principal:
@@ -134,13 +147,14 @@ def _wrap(function: Callable[..., Any], requirement: Requirement, wants_principa
 
 
 def _authorize(
-    name: str, requirement: Requirement, args: tuple[Any, ...], kwargs: dict[str, Any], *, allow_io: bool
+    name: str, requirement: Requirement, request: func.HttpRequest | None, *, allow_io: bool
 ) -> Principal | func.HttpResponse:
     """The caller, or the response that refuses it. Raises only WouldBlock."""
     trace = Trace()
     try:
         state = runtime.current()
-        request = _find_request(args, kwargs)
+        if request is None:
+            raise TypeError("no HttpRequest argument reached the protected function")
         principal = state.authenticator.authenticate(
             request.headers.get("Authorization"), allow_io=allow_io, trace=trace
         )
@@ -161,11 +175,15 @@ def _authorize(
     return principal
 
 
-def _find_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest:
+def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+    # The worker passes keyword arguments; direct callers may pass the request positionally.
+    value = kwargs.get(name)
+    if isinstance(value, func.HttpRequest):
+        return value
     for value in (*kwargs.values(), *args):
         if isinstance(value, func.HttpRequest):
             return value
-    raise TypeError("no HttpRequest argument reached the protected function")
+    return None
 
 
 def to_http_response(answer: Answer) -> func.HttpResponse:

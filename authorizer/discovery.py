@@ -90,6 +90,10 @@ class Authority:
         )
         self.keys = SigningKeys(self.key_set)
 
+    def prefetch(self) -> None:
+        """Start fetching the v2 metadata and the keys in the background; never blocks."""
+        self.key_set.prefetch()
+
     def issuer_template(self, version: str, *, allow_io: bool) -> str:
         """The issuer that tokens of this version must carry, possibly with {tenantid}.
 

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import RSAAlgorithm
-from jwt.exceptions import InvalidKeyError
 
 from .errors import KeysUnavailable, UnknownSigningKey
 from .fetch import FetchError
@@ -65,6 +63,10 @@ def _signing_key(entry: object) -> RSAPublicKey | None:
     # A published private key is a leak, not a verification key.
     if "d" in entry:
         return None
+    # PyJWT pulls in cryptography.x509 (~30 ms): paid when a JWKS arrives, not at import.
+    from jwt.algorithms import RSAAlgorithm
+    from jwt.exceptions import InvalidKeyError
+
     try:
         key = RSAAlgorithm.from_jwk(entry)
     except (InvalidKeyError, ValueError, TypeError, KeyError):
@@ -80,6 +82,18 @@ class SigningKeys:
     def __init__(self, key_set: RefreshingValue[dict[str, RSAPublicKey]]) -> None:
         self.key_set = key_set
 
+    def current(self, *, allow_io: bool) -> KeySet:
+        """The key set in use now (refreshing it in the background when stale).
+
+        Raises:
+            KeysUnavailable: no keys can be had.
+            WouldBlock: when ``allow_io`` is False and I/O is needed.
+        """
+        try:
+            return self.key_set.get(allow_io=allow_io)
+        except Unavailable as error:
+            raise KeysUnavailable(math.ceil(error.retry_after)) from None
+
     def key_for(self, kid: str, *, allow_io: bool) -> RSAPublicKey:
         """Return the verification key named by ``kid``.
 
@@ -89,10 +103,7 @@ class SigningKeys:
                 because the last refresh failed.
             WouldBlock: when ``allow_io`` is False and I/O is needed.
         """
-        try:
-            key = self.key_set.get(allow_io=allow_io).get(kid)
-        except Unavailable as error:
-            raise KeysUnavailable(math.ceil(error.retry_after)) from None
+        key = self.current(allow_io=allow_io).get(kid)
         if key is not None:
             return key
         # A legitimate rollover: the first token signed with the new key succeeds.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InsufficientScope
 from .principal import Principal
@@ -58,14 +58,13 @@ class Requirement:
     permissions: frozenset[str] = frozenset()
     allow_app_only: bool = False
     permission_map: ScopePermissions | None = None
+    # Derived once: the policy runs on every request.
+    has_delegated_rules: bool = field(init=False, default=False)
+    has_app_rules: bool = field(init=False, default=False)
 
-    @property
-    def has_delegated_rules(self) -> bool:
-        return bool(self.scopes or self.roles or self.permissions)
-
-    @property
-    def has_app_rules(self) -> bool:
-        return bool(self.app_roles or self.permissions)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "has_delegated_rules", bool(self.scopes or self.roles or self.permissions))
+        object.__setattr__(self, "has_app_rules", bool(self.app_roles or self.permissions))
 
     def challenge_scopes(self) -> tuple[str, ...]:
         """The delegated scopes that would satisfy this requirement, for the 403 challenge."""
@@ -91,7 +90,7 @@ class Requirement:
             return (not self.app_roles or bool(principal.roles & self.app_roles)) and (
                 not self.permissions or bool(self._effective(principal) & self.permissions)
             )
-        if not principal.is_delegated:
+        if not principal.scopes:
             # Neither scp nor app-only shape (an ID token, say): nothing to authorize with.
             return False
         if not self.has_delegated_rules:

@@ -7,6 +7,7 @@ glue); ``reset`` drops every cache and re-reads the settings.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -116,6 +117,20 @@ def _build() -> Runtime:
                 clock=wiring.clock,
             )
         return _runtime
+
+
+def prefetch() -> None:
+    """Fetch keys (and the tenant list, where it comes from elsewhere) in the background.
+
+    Called when the app is indexed, so that the first request waits only for what is not there
+    yet. Never blocks and never raises: a failure here is retried by the first request.
+    """
+    try:
+        authenticator = current().authenticator
+        authenticator.authority.prefetch()
+        authenticator.tenants.prefetch()
+    except Exception:  # noqa: BLE001 - loading the app must not fail because a warm-up did
+        logging.getLogger("authorizer").warning("prefetch at load failed; the first request will fetch", exc_info=True)
 
 
 def _environ() -> Mapping[str, str]:

@@ -35,6 +35,8 @@ class AuthSettings:
     unknown_kid_cooldown_seconds: int
     fetch_retry_seconds: int
     fetch_timeout_seconds: float
+    token_cache_entries: int
+    token_cache_max_bytes: int
     environment: str
 
     @property
@@ -76,6 +78,8 @@ class AuthSettings:
             unknown_kid_cooldown_seconds=reader.number("ENTRA_UNKNOWN_KID_COOLDOWN_SECONDS", int, 60, 1, 3600),
             fetch_retry_seconds=reader.number("ENTRA_FETCH_RETRY_SECONDS", int, 10, 1, 3600),
             fetch_timeout_seconds=reader.number("ENTRA_FETCH_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
+            token_cache_entries=reader.number("ENTRA_TOKEN_CACHE_ENTRIES", int, 10_000, 0, 1_000_000),
+            token_cache_max_bytes=reader.number("ENTRA_TOKEN_CACHE_MAX_BYTES", int, 8 * 1024 * 1024, 0, 1 << 30),
             environment=environment,
         )
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -14,11 +17,17 @@ import authorizer
 import authorizer.runtime
 from authorizer.refresh import RefreshingValue
 from authorizer.tenants import RefreshingTenantPolicy
+from shared.keyvault import LocalVaultTrust
+from shared.tenants import tenant_policy
 from tests.support.clock import FakeClock
-from tests.support.entra import CLIENT_ID, HOME_TENANT
+from tests.support.entra import CLIENT_ID, HOME_TENANT, PARTNER_TENANT
 from tests.support.issuer import LocalIssuer
+from tests.support.keyvault import LocalKeyVault
+from tests.support.managed_identity import ManagedIdentityEndpoint
 
 ConfigureAuth = Callable[..., None]
+ConfigureVault = Callable[..., None]
+VAULT_SECRET = "allowed-tenants"
 
 # A short fuzzing run in `make test`; `make fuzz` selects the long one.
 settings.register_profile("default", max_examples=150)
@@ -61,6 +70,54 @@ def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureA
     apply()
     yield apply
     authorizer.configure(environ=None, clock=None)
+
+
+# Credentials DefaultAzureCredential would try before managed identity: none may apply here.
+_OTHER_CREDENTIALS = [
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_USERNAME",
+    "AZURE_CLIENT_ID",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+]
+
+
+@pytest.fixture
+def identity(monkeypatch: pytest.MonkeyPatch) -> Iterator[ManagedIdentityEndpoint]:
+    endpoint = ManagedIdentityEndpoint().start()
+    for name in _OTHER_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
+    monkeypatch.setenv("IDENTITY_HEADER", endpoint.header_secret)
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def vault(identity: ManagedIdentityEndpoint, tmp_path: Path) -> Iterator[LocalKeyVault]:
+    local = LocalKeyVault(identity, tmp_path).start()
+    local.set_secret(VAULT_SECRET, json.dumps([PARTNER_TENANT]))
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def configure_vault(
+    configure_auth: ConfigureAuth, vault: LocalKeyVault, issuer: LocalIssuer, clock: FakeClock
+) -> Iterator[ConfigureVault]:
+    def apply(**overrides: str) -> None:
+        environ = auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="0.5", **overrides)
+        # The test-only trust of the local CA, passed explicitly: no app setting reaches it.
+        factory = functools.partial(tenant_policy, local_vault_trust=LocalVaultTrust(str(vault.ca_bundle)))
+        authorizer.configure(environ=environ, clock=clock, tenant_policy=factory)
+
+    apply()
+    yield apply
+    authorizer.configure(tenant_policy=None)
 
 
 def settle() -> None:

@@ -7,14 +7,12 @@ local App Service managed-identity endpoint stand in for Azure; everything else 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import azure.functions as func
@@ -28,8 +26,7 @@ from authorizer.refresh import RefreshingValue
 from authorizer.tenants import RefreshingTenantPolicy
 from shared.keyvault import KeyVaultSecretReader, LocalVaultTrust
 from shared.settings import KeyVaultSettings
-from shared.tenants import tenant_policy
-from tests.conftest import ConfigureAuth, auth_environ, http_request, settle
+from tests.conftest import VAULT_SECRET, ConfigureVault, auth_environ, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
 from tests.support.issuer import LocalIssuer
@@ -37,58 +34,10 @@ from tests.support.keyvault import LocalKeyVault, VaultFault
 from tests.support.managed_identity import ManagedIdentityEndpoint
 
 REPO = Path(__file__).resolve().parents[1]
-SECRET = "allowed-tenants"
+SECRET = VAULT_SECRET
 NEWCOMER = "44444444-4444-4444-8444-444444444444"
 REFRESH = 300
 MAX_AGE = 86400
-ConfigureVault = Callable[..., None]
-
-# Credentials DefaultAzureCredential would try before managed identity: none may apply here.
-_OTHER_CREDENTIALS = [
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_CLIENT_ID",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-]
-
-
-@pytest.fixture
-def identity(monkeypatch: pytest.MonkeyPatch) -> Iterator[ManagedIdentityEndpoint]:
-    endpoint = ManagedIdentityEndpoint().start()
-    for name in _OTHER_CREDENTIALS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
-    monkeypatch.setenv("IDENTITY_HEADER", endpoint.header_secret)
-    yield endpoint
-    endpoint.stop()
-
-
-@pytest.fixture
-def vault(identity: ManagedIdentityEndpoint, tmp_path: Path) -> Iterator[LocalKeyVault]:
-    local = LocalKeyVault(identity, tmp_path).start()
-    local.set_secret(SECRET, json.dumps([PARTNER_TENANT]))
-    yield local
-    local.stop()
-
-
-@pytest.fixture
-def configure_vault(
-    configure_auth: ConfigureAuth, vault: LocalKeyVault, issuer: LocalIssuer, clock: FakeClock
-) -> Iterator[ConfigureVault]:
-    def apply(**overrides: str) -> None:
-        environ = auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="0.5", **overrides)
-        # The test-only trust of the local CA, passed explicitly: no app setting reaches it.
-        factory = functools.partial(tenant_policy, local_vault_trust=LocalVaultTrust(str(vault.ca_bundle)))
-        authorizer.configure(environ=environ, clock=clock, tenant_policy=factory)
-
-    apply()
-    yield apply
-    authorizer.configure(tenant_policy=None)
 
 
 @pytest.fixture

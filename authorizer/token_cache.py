@@ -1,0 +1,100 @@
+"""Tokens already validated: a repeat presentation skips parsing and the RSA verify.
+
+Keyed by a SHA-256 digest (the cache never holds a token), bounded in entries and estimated bytes,
+and never serving a token outside the window in which full validation would accept it. What may
+change between two presentations (the key set, the tenant list, the function's policy) is
+checked again by the caller on every hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, NamedTuple
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from .principal import Principal
+
+# A claim set costs its JSON several times over once it is Python objects.
+_BYTES_PER_PAYLOAD_CHARACTER = 4
+_ENTRY_OVERHEAD_BYTES = 600
+
+
+class ValidatedToken(NamedTuple):
+    principal: Principal
+    kid: str
+    key: RSAPublicKey
+    # The instants between which full validation, with the skew, would accept the token.
+    valid_from: float
+    valid_until: float
+    size: int
+
+
+class TokenCache:
+    """A bounded map from token digest to its validation result; safe under threads."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self._entries: dict[bytes, ValidatedToken] = {}
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self._max_entries > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def estimated_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, digest: bytes, now: float) -> ValidatedToken | None:
+        """The entry for ``digest`` if it is still inside its validity window (no lock taken)."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        # Never past exp (+ skew), never before nbf / iat (- skew), even if the clock moved back.
+        if not entry.valid_from <= now < entry.valid_until:
+            self.discard(digest)
+            return None
+        return entry
+
+    def put(self, digest: bytes, entry: ValidatedToken) -> None:
+        if not self.enabled or entry.size > self._max_bytes:
+            return
+        with self._lock:
+            previous = self._entries.pop(digest, None)
+            if previous is not None:
+                self._bytes -= previous.size
+            self._entries[digest] = entry
+            self._bytes += entry.size
+            # Oldest first: dicts keep insertion order.
+            while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+                oldest = next(iter(self._entries))
+                self._bytes -= self._entries.pop(oldest).size
+        return
+
+    def discard(self, digest: bytes) -> None:
+        with self._lock:
+            entry = self._entries.pop(digest, None)
+            if entry is not None:
+                self._bytes -= entry.size
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def entry_size(payload: bytes) -> int:
+    return len(payload) * _BYTES_PER_PAYLOAD_CHARACTER + _ENTRY_OVERHEAD_BYTES
+
+
+def validity_window(claims: dict[str, Any], skew: int) -> tuple[float, float]:
+    """From when until when full validation would accept these (already checked) claims."""
+    not_before, issued = claims.get("nbf"), claims.get("iat")
+    start = not_before if issued is None else issued if not_before is None else max(not_before, issued)
+    return (float("-inf") if start is None else start - skew), int(claims["exp"]) + skew

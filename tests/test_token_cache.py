@@ -1,0 +1,217 @@
+"""The validated-token cache: what a repeat presentation may skip, and what it never may."""
+
+from __future__ import annotations
+
+import azure.functions as func
+import pytest
+
+import authorizer
+import authorizer.runtime
+from authorizer import Principal, require_auth
+from authorizer.errors import TenantNotAllowed
+from authorizer.runtime import TenantPolicyContext
+from authorizer.token_cache import TokenCache, ValidatedToken
+from tests.conftest import ConfigureAuth, http_request, settle
+from tests.support.clock import FakeClock
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT
+from tests.support.issuer import LocalIssuer
+from tests.support.tokens import make_key
+
+SKEW = 300
+seen: list[Principal] = []
+
+
+@pytest.fixture
+def protected(configure_auth: ConfigureAuth) -> func.Function:
+    seen.clear()
+
+    @require_auth(scopes=["Orders.Read"])
+    def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        seen.append(principal)
+        return func.HttpResponse("orders")
+
+    return list_orders  # type: ignore[return-value]
+
+
+def cache() -> TokenCache:
+    return authorizer.runtime.current().authenticator.cache
+
+
+def test_a_repeat_presentation_is_served_from_the_cache(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token(clock())
+    assert [protected(http_request(token)).status_code for _ in range(3)] == [200, 200, 200]
+    assert seen[0] is seen[1] is seen[2]
+    assert len(cache()) == 1
+
+
+def test_the_cache_holds_digests_never_tokens(protected: func.Function, issuer: LocalIssuer, clock: FakeClock) -> None:
+    token = issuer.token(clock())
+    protected(http_request(token))
+    [(key, entry)] = cache()._entries.items()
+    assert len(key) == 32
+    assert token not in repr(entry) and token.encode() != key
+
+
+def test_never_past_exp_plus_skew(protected: func.Function, issuer: LocalIssuer, clock: FakeClock) -> None:
+    token = issuer.token(clock(), lifetime=100)
+    assert protected(http_request(token)).status_code == 200
+    clock.advance(100 + SKEW - 1)
+    assert protected(http_request(token)).status_code == 200
+    clock.advance(1)
+    response = protected(http_request(token))
+    assert response.status_code == 401
+    assert "expired" in response.headers["WWW-Authenticate"]
+    assert len(cache()) == 0
+
+
+def test_never_before_nbf_minus_skew_even_if_the_clock_moves_back(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token(clock())
+    assert protected(http_request(token)).status_code == 200
+    clock.advance(-(SKEW + 1))
+    assert protected(http_request(token)).status_code == 401
+
+
+def test_an_entry_whose_key_left_the_jwks_is_dropped(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    old_kid = issuer.signer.kid
+    token = issuer.token(clock())
+    assert protected(http_request(token)).status_code == 200
+    issuer.rotate()
+    issuer.retire(old_kid)
+    clock.advance(3600)
+    protected(http_request(issuer.token(clock())))
+    settle()
+    response = protected(http_request(token))
+    assert response.status_code == 401
+    assert len([entry for entry in cache()._entries.values() if entry.kid == old_kid]) == 0
+
+
+def test_an_entry_whose_kid_now_names_another_key_is_dropped(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    kid = issuer.signer.kid
+    token = issuer.token(clock())
+    assert protected(http_request(token)).status_code == 200
+    replacement = make_key(index=3, kid=kid)
+    issuer.retire(kid)
+    issuer.rotate(replacement)
+    clock.advance(3600)
+    protected(http_request(issuer.token(clock())))
+    settle()
+    assert protected(http_request(token)).status_code == 401
+
+
+class SwitchableTenants:
+    """A tenant policy whose list the test changes, as an operator changes the vault secret."""
+
+    accepts_other_tenants = True
+
+    def __init__(self) -> None:
+        self.allowed = {HOME_TENANT, PARTNER_TENANT}
+
+    def check(self, tenant_id: str, *, allow_io: bool) -> None:
+        if tenant_id not in self.allowed:
+            raise TenantNotAllowed()
+
+    def prefetch(self) -> None:
+        return
+
+
+def test_the_tenant_list_is_checked_on_every_presentation(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    tenants = SwitchableTenants()
+
+    def factory(context: TenantPolicyContext) -> SwitchableTenants:
+        return tenants
+
+    authorizer.configure(tenant_policy=factory)
+    try:
+
+        @require_auth()
+        def me(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("me")
+
+        token = issuer.token(clock(), tenant=PARTNER_TENANT)
+        assert me(http_request(token)).status_code == 200
+        tenants.allowed.discard(PARTNER_TENANT)
+        assert me(http_request(token)).status_code == 403
+    finally:
+        authorizer.configure(tenant_policy=None)
+
+
+def test_the_functions_policy_is_checked_on_every_presentation(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(scopes=["Orders.Read"])
+    def read(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("read")
+
+    @require_auth(scopes=["Orders.Write"])
+    def write(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("write")
+
+    token = issuer.token(clock(), scp="Orders.Read")
+    assert [read(http_request(token)).status_code, write(http_request(token)).status_code] == [200, 403]
+    assert write(http_request(token)).status_code == 403
+
+
+def test_refusals_and_garbage_are_never_cached(
+    configure_auth: ConfigureAuth, protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    for index in range(200):
+        protected(http_request(f"garbage.{index}.token"))
+    protected(http_request(issuer.token(clock(), aud="https://graph.microsoft.com")))
+    protected(http_request(issuer.token(clock(), tenant=PARTNER_TENANT)))
+    assert len(cache()) == 0
+
+
+def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock) -> None:
+    configure_auth(ENTRA_TOKEN_CACHE_ENTRIES="3")
+
+    @require_auth()
+    def me(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("me")
+
+    tokens = [issuer.token(clock()) for _ in range(5)]
+    for token in tokens:
+        assert me(http_request(token)).status_code == 200
+    assert len(cache()) == 3
+    # The oldest went first; every token still validates, cached or not.
+    assert [me(http_request(token)).status_code for token in tokens] == [200] * 5
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    bounded = TokenCache(max_entries=100, max_bytes=10_000)
+    principal = Principal.from_claims({"tid": HOME_TENANT, "ver": "2.0", "scp": "a"})
+    key = make_key(index=0).private_key.public_key()
+    for index in range(20):
+        bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, 0, 10, 3_000))
+    assert len(bounded) == 3
+    assert bounded.estimated_bytes == 9_000
+    bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, 0, 10, 20_000))
+    assert len(bounded) == 3
+
+
+def test_zero_entries_turns_the_cache_off(configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock) -> None:
+    configure_auth(ENTRA_TOKEN_CACHE_ENTRIES="0")
+
+    @require_auth()
+    def me(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("me")
+
+    token = issuer.token(clock())
+    assert [me(http_request(token)).status_code for _ in range(2)] == [200, 200]
+    assert len(cache()) == 0
+
+
+def test_reset_drops_the_cache(protected: func.Function, issuer: LocalIssuer, clock: FakeClock) -> None:
+    protected(http_request(issuer.token(clock())))
+    assert len(cache()) == 1
+    authorizer.reset()
+    assert len(cache()) == 0
