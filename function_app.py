@@ -131,3 +131,6 @@ async def crm_proposals(req: func.HttpRequest, principal: Principal) -> func.Htt
 
 
 app.register_functions(crm)
+
+# RFC 9728: /.well-known/oauth-protected-resource tells OAuth clients which scopes to request.
+app.serve_protected_resource_metadata()

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from .errors import (
     AuthError,
     InsufficientScope,
+    InvalidAudience,
     InvalidToken,
     MissingCredentials,
     TemporarilyUnavailable,
     TenantNotAllowed,
+    UnacceptedTokenVersion,
 )
 from .settings import AuthSettings
+
+METADATA_PATH = "/.well-known/oauth-protected-resource"
 
 
 @dataclass(frozen=True)
@@ -49,32 +53,47 @@ class Answer:
 SERVER_ERROR = Answer(500, "server_error", "The request could not be processed.")
 
 
-def answer_for(error: AuthError, settings: AuthSettings) -> Answer:
-    """Map a refusal to its answer; every AuthError branch lands on exactly one status."""
-    realm = _param("realm", settings.app_id_uri)
+def answer_for(error: AuthError, settings: AuthSettings, scopes: tuple[str, ...] = ()) -> Answer:
+    """Map a refusal to its answer; every AuthError branch lands on exactly one status.
+
+    ``scopes`` are the function's delegated scopes that would do, used in challenges and hints.
+    """
+    realm = [_param("realm", settings.app_id_uri)]
+    if settings.resource_url is not None:
+        # RFC 9728: where a generic OAuth client learns how to get a token for this API.
+        realm.append(_param("resource_metadata", settings.resource_url + METADATA_PATH))
     if isinstance(error, MissingCredentials):
         # RFC 6750 section 3: no error code when the request carried no credentials.
-        return Answer(401, "missing_token", error.description, challenge=f"Bearer {realm}")
+        return Answer(401, "missing_token", error.description, challenge="Bearer " + ", ".join(realm))
     if isinstance(error, InvalidToken):
-        challenge = ", ".join(
-            [f"Bearer {realm}", _param("error", "invalid_token"), _param("error_description", error.description)]
-        )
-        return Answer(401, "invalid_token", error.description, challenge=challenge)
+        description = _hint(error, settings, scopes)
+        params = [*realm, _param("error", "invalid_token"), _param("error_description", description)]
+        return Answer(401, "invalid_token", description, challenge="Bearer " + ", ".join(params))
     if isinstance(error, InsufficientScope):
-        params = [
-            f"Bearer {realm}",
-            _param("error", "insufficient_scope"),
-            _param("error_description", error.description),
-        ]
+        params = [*realm[:1], _param("error", "insufficient_scope"), _param("error_description", error.description)]
         if error.scopes:
             params.append(_param("scope", " ".join(settings.full_scope(scope) for scope in error.scopes)))
-        return Answer(403, "insufficient_scope", error.description, challenge=", ".join(params))
+        return Answer(403, "insufficient_scope", error.description, challenge="Bearer " + ", ".join(params))
     if isinstance(error, TenantNotAllowed):
         # Not 401: signing in again cannot fix a policy refusal, and a 401 sends MSAL.js into a login loop.
         return Answer(403, "tenant_not_allowed", error.description)
     if isinstance(error, TemporarilyUnavailable):
         return Answer(503, "temporarily_unavailable", error.description, retry_after=error.retry_after)
     return Answer(403, "access_denied", error.description)
+
+
+def _hint(error: InvalidToken, settings: AuthSettings, scopes: tuple[str, ...]) -> str:
+    """A fixed sentence, completed only from our own settings and code, never from the token."""
+    if isinstance(error, InvalidAudience):
+        wanted = settings.full_scope(scopes[0]) if scopes else settings.full_scope(".default")
+        return f"{error.description.rstrip('.')}; request a token for {wanted}."
+    if isinstance(error, UnacceptedTokenVersion):
+        version = "2" if "2.0" in settings.accepted_versions else "1"
+        return (
+            f"This API accepts v{version}.0 access tokens only; set requestedAccessTokenVersion "
+            f"to {version} in the manifest of the API's app registration."
+        )
+    return error.description
 
 
 def _param(name: str, value: str) -> str:

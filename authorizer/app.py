@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -10,9 +11,13 @@ from azure.functions.decorators.core import Trigger
 from azure.functions.decorators.function_app import FunctionBuilder
 from azure.functions.decorators.http import HttpTrigger
 
-from . import runtime
+from . import resource_metadata, runtime
+from .answers import answer_for
+from .decorator import allow_anonymous, to_http_response
+from .errors import TemporarilyUnavailable
 from .markers import protection_of
 from .policy import Requirement
+from .validation import expected_issuer
 
 
 class UnprotectedFunctionError(TypeError):
@@ -64,6 +69,29 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
     def __init__(self, http_auth_level: func.AuthLevel | str = func.AuthLevel.ANONYMOUS) -> None:
         super().__init__(http_auth_level=http_auth_level)
 
+    def serve_protected_resource_metadata(self) -> None:
+        """Serve RFC 9728 metadata, anonymously, at /.well-known/oauth-protected-resource.
+
+        host.json must keep routePrefix "" so that the document sits at the site root, where the
+        RFC puts it for a resource identifier without a path.
+        """
+        app = self
+
+        @self.route(route=resource_metadata.ROUTE, methods=["GET"])
+        @allow_anonymous
+        def oauth_protected_resource(req: func.HttpRequest) -> func.HttpResponse:
+            return resource_metadata_response(app.required_scopes())
+
+    def required_scopes(self) -> set[str]:
+        """Every delegated scope that would satisfy some function of this app (blueprints included)."""
+        scopes: set[str] = set()
+        # The SDK keeps decorated functions in its builders; there is no public accessor.
+        for builder in self._function_builders:
+            protection = protection_of(builder._function.get_user_function())
+            if isinstance(protection, Requirement):
+                scopes.update(protection.challenge_scopes())
+        return scopes
+
     def get_functions(self) -> list[func.Function]:
         """Index the app as the worker does, refusing any unprotected HTTP function.
 
@@ -83,3 +111,23 @@ class Blueprint(_CheckedRoutes, func.Blueprint):
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+
+
+def resource_metadata_response(scopes: set[str]) -> func.HttpResponse:
+    """The RFC 9728 document, 404 when no resource URL is configured, 503 when discovery is down."""
+    settings = runtime.settings()
+    if settings.resource_url is None:
+        body = {"error": "not_configured", "error_description": "Set PROTECTED_RESOURCE_URL to this API's URL."}
+        return func.HttpResponse(json.dumps(body), status_code=404, mimetype="application/json")
+    authority = runtime.current().authenticator.authority
+    try:
+        template = authority.issuer_template("2.0", allow_io=True)
+    except TemporarilyUnavailable as error:
+        return to_http_response(answer_for(error, settings))
+    issuer = expected_issuer(template, settings.tenant_id)
+    document = resource_metadata.protected_resource_document(settings, scopes, issuer)
+    return func.HttpResponse(
+        resource_metadata.document_body(document),
+        status_code=200,
+        headers={"Content-Type": "application/json", "Cache-Control": "public, max-age=3600"},
+    )

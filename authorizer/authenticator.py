@@ -8,7 +8,7 @@ from typing import Any
 
 from .compact import MAX_TOKEN_LENGTH, parse
 from .discovery import Authority
-from .errors import MalformedToken, MissingCredentials, TokenTooLarge
+from .errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
 from .principal import Principal
 from .refresh import Clock
 from .settings import AuthSettings
@@ -81,7 +81,7 @@ class Authenticator:
         self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_max_bytes)
         self._clock = clock
         self._skew = settings.clock_skew_seconds
-        self._expectations = Expectations(audiences=settings.audiences, clock_skew_seconds=self._skew)
+        self._expectations = Expectations(settings.audiences, self._skew, settings.accepted_versions)
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -105,7 +105,13 @@ class Authenticator:
         jws = parse(token)
         trace.kid = kid = check_header(jws)
         key = self.authority.keys.key_for(kid, allow_io=allow_io)
-        verify_signature(jws, key)
+        try:
+            verify_signature(jws, key)
+        except BadSignature:
+            # Graph tokens carry a nonce header and verify for no one but Graph: say what went wrong.
+            if "nonce" in jws.header:
+                raise TokenForAnotherResource() from None
+            raise
         # Only now, with the signature verified, is any claim read.
         claims = decode_claims(jws)
         trace.claims = claims

@@ -73,10 +73,11 @@ class Authority:
             cooldown=settings.unknown_kid_cooldown_seconds,
         )
         rng = rng or random.Random()  # noqa: S311 - jitter spreads load; it guards no secret
+        self.metadata_urls = {version: metadata_url(settings.instance, tenant, version) for version in ("2.0", "1.0")}
         self.metadata: dict[str, RefreshingValue[ProviderMetadata]] = {
             version: RefreshingValue(
                 f"metadata v{version}",
-                self._metadata_loader(metadata_url(settings.instance, tenant, version)),
+                self._metadata_loader(self.metadata_urls[version]),
                 policy,
                 clock,
                 rng,

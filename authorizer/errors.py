@@ -75,6 +75,18 @@ class InvalidAudience(InvalidToken):
     description = "The access token was not issued for this API."
 
 
+class TokenForAnotherResource(InvalidAudience):
+    """A token for Microsoft Graph (or another API) sent to this one: the commonest mistake."""
+
+    description = "The access token was issued for another resource, not for this API."
+
+
+class UnacceptedTokenVersion(InvalidToken):
+    """A v1 token where only v2 is accepted (or the reverse): the registration's setting."""
+
+    description = "The access token version is not accepted by this API."
+
+
 class InvalidIssuer(InvalidToken):
     description = "The access token issuer is not accepted."
 

@@ -61,17 +61,19 @@ class Requirement:
     # Derived once: the policy runs on every request.
     has_delegated_rules: bool = field(init=False, default=False)
     has_app_rules: bool = field(init=False, default=False)
+    delegated_scopes: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "has_delegated_rules", bool(self.scopes or self.roles or self.permissions))
         object.__setattr__(self, "has_app_rules", bool(self.app_roles or self.permissions))
-
-    def challenge_scopes(self) -> tuple[str, ...]:
-        """The delegated scopes that would satisfy this requirement, for the 403 challenge."""
         scopes = set(self.scopes)
         if self.permissions and self.permission_map is not None:
             scopes |= self.permission_map.scopes_implying(self.permissions)
-        return tuple(sorted(scopes))
+        object.__setattr__(self, "delegated_scopes", tuple(sorted(scopes)))
+
+    def challenge_scopes(self) -> tuple[str, ...]:
+        """The delegated scopes that would satisfy this requirement, for challenges and hints."""
+        return self.delegated_scopes
 
     def check(self, principal: Principal) -> None:
         """Return when the caller satisfies this requirement.

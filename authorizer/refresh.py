@@ -135,6 +135,14 @@ class RefreshingValue(Generic[T]):
             self._wait_for_flight()
         return True
 
+    def load_once(self) -> T:
+        """Run the loader once, outside the cache (for diagnostics).
+
+        Raises:
+            FetchError: as the loader does.
+        """
+        return self._load()
+
     def prefetch(self) -> None:
         """Start a background fetch when there is no value yet; never blocks, never raises."""
         with self._changed:

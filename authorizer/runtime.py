@@ -190,14 +190,15 @@ def configure(
 def define_permissions(mapping: Mapping[str, list[str] | tuple[str, ...] | frozenset[str] | set[str]]) -> None:
     """Declare the app-wide mapping from each delegated scope to the app roles it implies.
 
+    Call it before decorating: each require_auth(permissions=...) keeps the mapping in force
+    when it was applied.
+
     Raises:
-        ValueError: a malformed name, or a second, different mapping.
+        ValueError: a malformed scope or role name.
     """
     global _permissions
     candidate = ScopePermissions.from_mapping(mapping)
     with _lock:
-        if _permissions is not None and _permissions != candidate:
-            raise ValueError("define_permissions was already called with a different mapping")
         _permissions = candidate
 
 

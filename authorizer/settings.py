@@ -37,6 +37,8 @@ class AuthSettings:
     fetch_timeout_seconds: float
     token_cache_entries: int
     token_cache_max_bytes: int
+    accepted_versions: frozenset[str]
+    resource_url: str | None
     environment: str
 
     @property
@@ -80,6 +82,8 @@ class AuthSettings:
             fetch_timeout_seconds=reader.number("ENTRA_FETCH_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
             token_cache_entries=reader.number("ENTRA_TOKEN_CACHE_ENTRIES", int, 10_000, 0, 1_000_000),
             token_cache_max_bytes=reader.number("ENTRA_TOKEN_CACHE_MAX_BYTES", int, 8 * 1024 * 1024, 0, 1 << 30),
+            accepted_versions=reader.versions("ENTRA_ACCEPTED_TOKEN_VERSIONS"),
+            resource_url=reader.resource_url(environment == DEVELOPMENT),
             environment=environment,
         )
 
@@ -161,6 +165,27 @@ class SettingsReader:
         if not low <= value <= high:
             raise ConfigurationError(name, f"must be between {low} and {high}")
         return value
+
+    def versions(self, name: str) -> frozenset[str]:
+        raw = self.items(name) or ["1.0", "2.0"]
+        versions = frozenset("1.0" if item in ("1", "1.0") else "2.0" if item in ("2", "2.0") else item for item in raw)
+        if not versions <= {"1.0", "2.0"}:
+            raise ConfigurationError(name, "must list 1.0 and/or 2.0")
+        return versions
+
+    def resource_url(self, development: bool) -> str | None:
+        """This API's public origin, for RFC 9728 metadata: the setting, or the platform's host name.
+
+        Never taken from a request's Host header, which the client controls.
+        """
+        configured = self.text("PROTECTED_RESOURCE_URL")
+        if configured:
+            return self.https_url("PROTECTED_RESOURCE_URL", "https://<app>.azurewebsites.net", development)
+        host = self.text("WEBSITE_HOSTNAME")
+        if not host:
+            return None
+        local = is_loopback_host(host.rsplit(":", 1)[0])
+        return f"{'http' if local else 'https'}://{host.lower()}"
 
     def https_url(self, name: str, default: str, development: bool) -> str:
         """An https origin; http, or a loopback host, only as a local development tool.

@@ -24,6 +24,7 @@ from .errors import (
     InvalidIssuer,
     TokenExpired,
     TokenNotYetValid,
+    UnacceptedTokenVersion,
     UnknownSigningKey,
     UnsupportedAlgorithm,
     UnsupportedHeader,
@@ -46,6 +47,7 @@ class Expectations:
 
     audiences: frozenset[str]
     clock_skew_seconds: int
+    versions: frozenset[str] = frozenset(VERSIONS)
 
 
 class TokenFacts(NamedTuple):
@@ -137,6 +139,8 @@ def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: flo
     version = claims.get("ver")
     if version not in VERSIONS:
         raise InvalidClaim("The access token has no supported ver claim.")
+    if version not in expectations.versions:
+        raise UnacceptedTokenVersion()
     return TokenFacts(tenant_id, version)
 
 

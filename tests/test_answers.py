@@ -21,7 +21,8 @@ from tests.support.issuer import LocalIssuer, status
 from tests.support.tokens import make_key
 
 REALM = f'realm="{APP_ID_URI}"'
-FIXED_SENTENCE = re.compile(r"[A-Za-z0-9 ,;.'-]+")
+# Fixed sentences, possibly completed with our own scope names (api://<client id>/...).
+FIXED_SENTENCE = re.compile(r"[A-Za-z0-9 ,;.'/:-]+")
 
 
 @pytest.fixture

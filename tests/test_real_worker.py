@@ -22,6 +22,7 @@ from tests.support.entra import USER_OID
 from tests.support.issuer import LocalIssuer
 
 REPO = Path(__file__).resolve().parents[1]
+RESOURCE = "https://orders.contoso.example"
 WORKER_PYTHON = REPO / ".venv313" / "bin" / "python"
 
 # Each protected function with a request that must pass, and claims that must pass it.
@@ -88,7 +89,15 @@ def worker_run(issuer: LocalIssuer) -> dict[str, Any]:
     """Run the real worker once over every case; the cases and the answers come back together."""
     assert WORKER_PYTHON.exists(), f"{WORKER_PYTHON} is missing: run `make bootstrap`"
     now = time.time()
-    cases: list[dict[str, Any]] = [{"function": "health", "method": "GET", "route": "api/health", "expect": 200}]
+    cases: list[dict[str, Any]] = [
+        {"function": "health", "method": "GET", "route": "api/health", "expect": 200},
+        {
+            "function": "oauth_protected_resource",
+            "method": "GET",
+            "route": ".well-known/oauth-protected-resource",
+            "expect": 200,
+        },
+    ]
     for name, spec in PROTECTED.items():
         request = {"function": name, "method": spec["method"], "route": spec["route"], "body": spec.get("body", "")}
         good = issuer.token(now, **spec["claims"])
@@ -113,7 +122,7 @@ def worker_run(issuer: LocalIssuer) -> dict[str, Any]:
             "headers": {"Authorization": f"Bearer {issuer.token(now, app_only=True, roles=['Orders.Read.All'])}"},
         }
     )
-    environment = {**os.environ, **auth_environ(issuer), "PYTHONPATH": str(REPO)}
+    environment = {**os.environ, **auth_environ(issuer, PROTECTED_RESOURCE_URL=RESOURCE), "PYTHONPATH": str(REPO)}
     completed = subprocess.run(  # noqa: S603 - our own interpreter and script
         [str(WORKER_PYTHON), str(REPO / "tests" / "worker" / "host.py")],
         input=json.dumps(cases),
@@ -133,7 +142,7 @@ def worker_run(issuer: LocalIssuer) -> dict[str, Any]:
 
 def test_every_function_is_indexed_with_its_http_bindings(worker_run: dict[str, Any]) -> None:
     functions = worker_run["functions"]
-    assert set(functions) == {"health", *PROTECTED}
+    assert set(functions) == {"health", "oauth_protected_resource", *PROTECTED}
     for name, info in functions.items():
         kinds = sorted(binding["type"] for binding in info["bindings"])
         assert kinds == ["http", "httpTrigger"], name
@@ -174,3 +183,17 @@ def test_the_principal_reaches_sync_and_async_functions(worker_run: dict[str, An
     for name in PROTECTED:
         if name != "me":
             assert answers[(name, "good")]["caller"]["oid"] == USER_OID, name
+
+
+def test_the_well_known_metadata_is_served_at_the_site_root(worker_run: dict[str, Any]) -> None:
+    [(case, result)] = [
+        (case, result)
+        for case, result in zip(worker_run["cases"], worker_run["results"], strict=True)
+        if case["function"] == "oauth_protected_resource"
+    ]
+    document = json.loads(result["body"])
+    assert document["resource"] == RESOURCE
+    assert "api://aaaaaaaa-0000-4000-8000-00000000a91e/Orders.Read" in document["scopes_supported"]
+    assert worker_run["functions"]["oauth_protected_resource"]["bindings"][0]["route"] == (
+        ".well-known/oauth-protected-resource"
+    )

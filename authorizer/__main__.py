@@ -1,0 +1,27 @@
+"""`python -m authorizer <command>`: development and operations tools, each loaded on demand."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module with add_arguments(parser) and run(args) -> exit code, one-line help)
+COMMANDS = {
+    "doctor": ("authorizer.doctor", "check settings, discovery, keys and the tenant list; print fixes"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m authorizer")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, summary) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(commands.add_parser(name, help=summary, description=summary))
+    args = parser.parse_args(argv)
+    exit_code: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

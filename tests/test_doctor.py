@@ -1,0 +1,199 @@
+"""`python -m authorizer doctor`: a clear finding and a concrete fix for each broken setting."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import authorizer
+from authorizer import doctor
+from tests.conftest import VAULT_SECRET, auth_environ
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT
+from tests.support.issuer import Fault, LocalIssuer, status
+from tests.support.keyvault import LocalKeyVault, VaultFault
+
+REPO = Path(__file__).resolve().parents[1]
+
+VAULT_APP = """
+    import functools, os
+    import azure.functions as func
+    import authorizer
+    from shared.keyvault import LocalVaultTrust
+    from shared.tenants import tenant_policy
+
+    # Test-only trust of the local vault's CA, passed in code as the tests do.
+    trust = LocalVaultTrust(os.environ["TEST_VAULT_CA"])
+    authorizer.configure(tenant_policy=functools.partial(tenant_policy, local_vault_trust=trust))
+    app = authorizer.FunctionApp()
+
+    @app.route(route="api/me")
+    @authorizer.require_auth()
+    def me(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("me")
+"""
+UNPROTECTED_APP = """
+    import azure.functions as func
+    import authorizer
+
+    app = authorizer.FunctionApp()
+
+    @app.route(route="api/open")
+    def forgotten(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("open")
+"""
+
+
+@pytest.fixture(autouse=True)
+def restore_wiring() -> Iterator[None]:
+    yield
+    authorizer.configure(environ=None, clock=None, tenant_policy=None)
+
+
+def checkup(environ: dict[str, str], app: str = "function_app") -> tuple[int, str]:
+    output = io.StringIO()
+    code = doctor.report(doctor.diagnose(environ, app), output)
+    return code, output.getvalue()
+
+
+def finding(text: str, title: str) -> str:
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if f"] {title}:" in line)
+    following = lines[index + 1] if index + 1 < len(lines) and "fix:" in lines[index + 1] else ""
+    return lines[index] + "\n" + following
+
+
+def test_a_healthy_setup_passes(issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    code, text = checkup(auth_environ(issuer, PROTECTED_RESOURCE_URL="https://orders.contoso.example"))
+    assert code == 0, text
+    for title in ("settings", "app", "metadata (v2.0)", "metadata (v1.0)", "signing keys", "allowed tenants"):
+        assert "[  ok]" in finding(text, title), title
+    assert "0 problems found" in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("ENTRA_TENANT_ID", "", "az account show --query tenantId"),
+        ("ENTRA_CLIENT_ID", "not-a-guid", "az ad app list"),
+        (
+            "ENTRA_CLIENT_ID",
+            "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/c/)",
+            "Key Vault Secrets User",
+        ),
+        ("ENTRA_INSTANCE", "http://login.microsoftonline.com", "https://login.microsoftonline.us"),
+        ("AZURE_FUNCTIONS_ENVIRONMENT", "Production", "AZURE_FUNCTIONS_ENVIRONMENT=Development"),
+        ("ENTRA_ALLOWED_TENANTS", "contoso.onmicrosoft.com", "tenant GUIDs"),
+    ],
+)
+def test_each_broken_setting_fails_naming_it_with_a_fix(
+    setting: str, value: str, expected: str, issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    code, text = checkup(auth_environ(issuer, **{setting: value}))
+    assert code == 1
+    line = finding(text, "settings")
+    assert "[FAIL]" in line
+    assert (setting in line) or (setting == "AZURE_FUNCTIONS_ENVIRONMENT" and "ENTRA_INSTANCE" in line)
+    assert expected in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "fault", "title"),
+    [
+        ("metadata-v2", status(404), "metadata (v2.0)"),
+        ("metadata-v2", Fault(body=b"<html>sign in</html>", content_type="text/html"), "metadata (v2.0)"),
+        ("jwks", status(500), "signing keys"),
+        ("jwks", Fault(body=b'{"keys": []}'), "signing keys"),
+    ],
+)
+def test_discovery_and_key_failures_are_found(
+    kind: str, fault: Fault, title: str, issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    issuer.fault(kind, fault)
+    code, text = checkup(auth_environ(issuer))
+    assert code == 1
+    line = finding(text, title)
+    assert "[FAIL]" in line and "fix:" in line
+
+
+def test_an_instance_that_serves_no_metadata_fails(issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    issuer.stop()
+    code, text = checkup(auth_environ(issuer))
+    assert code == 1
+    assert "ENTRA_INSTANCE" in finding(text, "metadata (v2.0)")
+
+
+def test_metadata_of_another_tenant_is_flagged(issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    other = issuer.document("metadata-v2", PARTNER_TENANT)
+    issuer.fault("metadata-v2", Fault(body=json.dumps(other).encode()))
+    _, text = checkup(auth_environ(issuer))
+    assert "[warn]" in finding(text, "issuer (v2.0)")
+    assert f"does not name tenant {HOME_TENANT}" in text
+
+
+def test_an_unprotected_function_fails_the_app_check(
+    issuer: LocalIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "unprotected_app.py").write_text(textwrap.dedent(UNPROTECTED_APP))
+    monkeypatch.chdir(tmp_path)
+    code, text = checkup(auth_environ(issuer), "unprotected_app")
+    assert code == 1
+    line = finding(text, "app")
+    assert "'forgotten'" in line and "@require_auth" in line
+
+
+@pytest.mark.parametrize(
+    ("fault", "secret", "expected"),
+    [
+        (None, json.dumps([PARTNER_TENANT]), "1 tenants in the Key Vault secret"),
+        (VaultFault(status=403), None, "Key Vault Secrets User"),
+        (VaultFault(status=404), None, "az keyvault secret set"),
+        (None, "contoso, fabrikam", "must hold tenant GUIDs"),
+    ],
+    ids=["readable", "forbidden", "missing", "malformed"],
+)
+def test_the_key_vault_secret_is_read_once_with_the_real_sdk(
+    fault: VaultFault | None,
+    secret: str | None,
+    expected: str,
+    issuer: LocalIssuer,
+    vault: LocalKeyVault,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "vault_app.py").write_text(textwrap.dedent(VAULT_APP))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TEST_VAULT_CA", str(vault.ca_bundle))
+    if secret is not None:
+        vault.set_secret(VAULT_SECRET, secret)
+    vault.set_fault(fault)
+    code, text = checkup(auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="2"), "vault_app")
+    assert expected in finding(text, "allowed tenants")
+    assert code == (0 if fault is None and secret and secret.startswith("[") else 1)
+
+
+def test_the_command_line_runs_as_a_user_would(issuer: LocalIssuer) -> None:
+    environment = {**os.environ, **auth_environ(issuer), "PYTHONPATH": str(REPO)}
+    good = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "authorizer", "doctor"], capture_output=True, text=True, cwd=REPO, env=environment
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.startswith("Entra authorizer doctor")
+    environment["ENTRA_CLIENT_ID"] = ""
+    broken = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "authorizer", "doctor"], capture_output=True, text=True, cwd=REPO, env=environment
+    )
+    assert broken.returncode == 1
+    assert "ENTRA_CLIENT_ID: is required" in broken.stdout
