@@ -7,11 +7,31 @@ VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean fuzz bench
+.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer chromium
 
 test: bootstrap lint typecheck pytest
 
-bootstrap: $(STAMPS)/venv $(STAMPS)/venv313
+bootstrap: $(STAMPS)/venv $(STAMPS)/venv313 $(STAMPS)/npm chromium
+
+# The local issuer (oauth2-mock-server) and the SPA's MSAL.js, pinned by samples/package-lock.json.
+$(STAMPS)/npm: samples/package.json samples/package-lock.json
+	@mkdir -p $(STAMPS)
+	cd samples && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's chromium for the browser tests (never a downloaded browser).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+# The local issuer alone (https://127.0.0.1:7443), for `func start` against it.
+issuer: $(STAMPS)/venv $(STAMPS)/npm
+	$(PY) -m authorizer.devtools.issuer
+
+# The sample app, the local issuer and the sample SPA on embedded defaults (Ctrl-C stops them).
+demo: $(STAMPS)/venv $(STAMPS)/npm
+	$(PY) -m authorizer.devtools.demo
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMPS)
@@ -46,4 +66,4 @@ fuzz: $(STAMPS)/venv
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py tests/test_differential.py
 
 clean:
-	rm -rf $(VENV) $(VENV313) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV313) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache samples/node_modules .local-issuer

@@ -9,6 +9,7 @@ import sys
 # command -> (module with add_arguments(parser) and run(args) -> exit code, one-line help)
 COMMANDS = {
     "doctor": ("authorizer.doctor", "check settings, discovery, keys and the tenant list; print fixes"),
+    "token": ("authorizer.devtools.token_command", "print a token from the local development issuer"),
 }
 
 

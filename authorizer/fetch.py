@@ -28,9 +28,13 @@ class FetchError(Exception):
 class HttpJsonFetcher:
     """Fetches one JSON object per call with requests, within a total deadline."""
 
-    def __init__(self, timeout_seconds: float, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    def __init__(
+        self, timeout_seconds: float, max_bytes: int = MAX_DOCUMENT_BYTES, ca_bundle: str | None = None
+    ) -> None:
         self._timeout = timeout_seconds
         self._max_bytes = max_bytes
+        # None: the system's trust store (or REQUESTS_CA_BUNDLE), as for any HTTPS client.
+        self._verify: str | bool = ca_bundle or True
         self._session: requests.Session | None = None
 
     def __call__(self, url: str) -> dict[str, Any]:
@@ -50,6 +54,7 @@ class HttpJsonFetcher:
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
+                verify=self._verify,
                 headers={"Accept": "application/json"},
             ) as response:
                 if response.status_code != 200:

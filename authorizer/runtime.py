@@ -138,7 +138,7 @@ def _environ() -> Mapping[str, str]:
 
 
 def _http_fetcher(settings: AuthSettings) -> JsonFetcher:
-    return HttpJsonFetcher(settings.fetch_timeout_seconds)
+    return HttpJsonFetcher(settings.fetch_timeout_seconds, ca_bundle=settings.dev_ca_bundle)
 
 
 def reset() -> None:

@@ -39,6 +39,7 @@ class AuthSettings:
     token_cache_max_bytes: int
     accepted_versions: frozenset[str]
     resource_url: str | None
+    dev_ca_bundle: str | None
     environment: str
 
     @property
@@ -84,6 +85,7 @@ class AuthSettings:
             token_cache_max_bytes=reader.number("ENTRA_TOKEN_CACHE_MAX_BYTES", int, 8 * 1024 * 1024, 0, 1 << 30),
             accepted_versions=reader.versions("ENTRA_ACCEPTED_TOKEN_VERSIONS"),
             resource_url=reader.resource_url(environment == DEVELOPMENT),
+            dev_ca_bundle=reader.dev_ca_bundle("ENTRA_DEV_CA_BUNDLE", instance),
             environment=environment,
         )
 
@@ -165,6 +167,15 @@ class SettingsReader:
         if not low <= value <= high:
             raise ConfigurationError(name, f"must be between {low} and {high}")
         return value
+
+    def dev_ca_bundle(self, name: str, instance: str) -> str | None:
+        """A throwaway CA for the local issuer; meaningless, and refused, for any real authority."""
+        path = self.text(name)
+        if not path:
+            return None
+        if not is_loopback_host(urlsplit(instance).hostname or ""):
+            raise ConfigurationError(name, "is for a local issuer only (a loopback ENTRA_INSTANCE)")
+        return path
 
     def versions(self, name: str) -> frozenset[str]:
         raw = self.items(name) or ["1.0", "2.0"]

@@ -1,0 +1,95 @@
+"""`make demo`: the sample app, the local issuer and the sample SPA, on embedded defaults.
+
+This is a local development server, not the Functions host: `func start` stays the way to run
+the real host. Ports: DEMO_PORT (7071) for the API, DEMO_SPA_PORT (5173) for the SPA.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from . import require_development
+from .issuer import API_CLIENT_ID, HOME_TENANT, REPO, SPA_CLIENT_ID, LocalEntraIssuer
+from .server import CorsPolicy, DevServer, route_prefix_of, routes_of
+from .spa import SpaServer
+
+PARTNER_TENANT = "22222222-2222-4222-8222-222222222222"
+
+
+def main() -> int:
+    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    require_development()
+    api_port, spa_port = int(os.environ.get("DEMO_PORT", "7071")), int(os.environ.get("DEMO_SPA_PORT", "5173"))
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: _stop(stopping, number, frame))
+    issuer = LocalEntraIssuer(REPO / ".local-issuer").start()
+    api = spa = None
+    try:
+        api_url = f"http://127.0.0.1:{api_port}"
+        # The embedded defaults: the local issuer, a static allowed-tenants list, no Key Vault.
+        os.environ.update(
+            {
+                "ENTRA_TENANT_ID": HOME_TENANT,
+                "ENTRA_CLIENT_ID": API_CLIENT_ID,
+                "ENTRA_INSTANCE": issuer.url,
+                "ENTRA_DEV_CA_BUNDLE": issuer.state.ca_bundle if issuer.state else "",
+                "ENTRA_ALLOWED_TENANTS": PARTNER_TENANT,
+                "PROTECTED_RESOURCE_URL": api_url,
+            }
+        )
+        os.environ.pop("KEY_VAULT_URL", None)
+        sys.path.insert(0, str(REPO))
+        app = importlib.import_module("function_app").app
+        cors = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
+        routes = routes_of(app.get_functions(), route_prefix_of(REPO / "host.json"))
+        api = DevServer(routes, cors, port=api_port).start()
+        spa_config = {
+            "clientId": SPA_CLIENT_ID,
+            "authority": f"{issuer.url}/organizations",
+            "knownAuthorities": [issuer.url.split("//", 1)[1]],
+            "apiBase": api.url,
+            "apiScopePrefix": f"api://{API_CLIENT_ID}",
+        }
+        spa = SpaServer(spa_config, port=spa_port).start()
+        print(banner(issuer, api.url, spa.url), flush=True)
+        stopping.wait()
+    finally:
+        for server in (spa, api):
+            if server is not None:
+                server.stop()
+        issuer.stop()
+    return 0
+
+
+def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str) -> str:
+    scope = f"api://{API_CLIENT_ID}"
+    reader = issuer.token(tenant=HOME_TENANT, grant_type="password", username="ada", scope=f"{scope}/Orders.Read")
+    return f"""
+Local development server (not the Functions host; `func start` runs the real one)
+  API         {api_url}   (function_app.py, converted as the Python worker does)
+  SPA         {spa_url}/   (samples/spa, MSAL.js against the local issuer)
+  issuer      {issuer.url}   (local Entra-shaped issuer; CA in .local-issuer/ca.pem)
+
+200 - list orders with a token for Orders.Read (valid for an hour):
+curl -i {api_url}/api/orders -H "Authorization: Bearer {reader}"
+
+403 - the same token may not create orders; the challenge names the scope to request:
+curl -i -X POST {api_url}/api/orders -d '{{"item": "Tea"}}' -H "Authorization: Bearer {reader}"
+
+More tokens: .venv/bin/python -m authorizer token --scope Orders.Write --role Orders.Writer
+ready - Ctrl-C stops everything
+""".strip("\n")
+
+
+def _stop(stopping: threading.Event, number: int, frame: FrameType | None) -> None:
+    stopping.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

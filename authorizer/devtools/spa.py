@@ -1,0 +1,78 @@
+"""Serves samples/spa with a generated config.js and the MSAL.js bundles (development only)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .issuer import REPO
+
+SPA = REPO / "samples" / "spa"
+MSAL = REPO / "samples" / "node_modules" / "@azure" / "msal-browser" / "lib"
+FILES = {
+    "/": SPA / "index.html",
+    "/index.html": SPA / "index.html",
+    "/app.js": SPA / "app.js",
+    "/redirect.html": SPA / "redirect.html",
+    "/msal-browser.min.js": MSAL / "msal-browser.min.js",
+    "/msal-redirect-bridge.min.js": MSAL / "redirect-bridge" / "msal-redirect-bridge.min.js",
+}
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+class SpaServer:
+    """The sample SPA on 127.0.0.1, configured for a given issuer and API."""
+
+    def __init__(self, config: dict[str, Any], port: int = 0) -> None:
+        self.config_js = f"window.SPA_CONFIG = {json.dumps(config, indent=2)};\n".encode()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("start() the server first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> SpaServer:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _handler_for(spa: SpaServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+            path = self.path.split("?", 1)[0]
+            if path == "/config.js":
+                self._send(200, "text/javascript; charset=utf-8", spa.config_js)
+            elif path in FILES and FILES[path].is_file():
+                self._send(200, TYPES.get(FILES[path].suffix, "application/octet-stream"), FILES[path].read_bytes())
+            else:
+                self._send(404, "text/plain", b"not found")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler

@@ -1,0 +1,55 @@
+// The sample SPA: sign in with MSAL.js, get a token for the API silently, call it, show the answer.
+const config = window.SPA_CONFIG;
+const $ = (id) => document.getElementById(id);
+
+const msalInstance = await msal.createStandardPublicClientApplication({
+  auth: {
+    clientId: config.clientId,
+    authority: config.authority,
+    knownAuthorities: config.knownAuthorities,
+    redirectUri: new URL("redirect.html", window.location.href).href,
+  },
+  cache: { cacheLocation: "sessionStorage" },
+});
+let account = msalInstance.getAllAccounts()[0] ?? null;
+const scope = (name) => `${config.apiScopePrefix}/${name}`;
+
+function showAccount() {
+  $("account").textContent = account ? `Signed in as ${account.username} (tenant ${account.tenantId})` : "Not signed in.";
+}
+
+async function signIn() {
+  const result = await msalInstance.loginPopup({ scopes: [scope("Orders.Read")], loginHint: $("login-hint").value });
+  account = result.account;
+  msalInstance.setActiveAccount(account);
+  showAccount();
+  return account.username;
+}
+
+// Call the API with a token for the given scopes; the answer, challenge included, lands in #result.
+async function call(path, { method = "GET", scopes = ["Orders.Read"], body, forceRefresh = false } = {}) {
+  const token = await msalInstance.acquireTokenSilent({ account, scopes: scopes.map(scope), forceRefresh });
+  const headers = { Authorization: `Bearer ${token.accessToken}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(config.apiBase + path, { method, headers, body: body && JSON.stringify(body) });
+  // Readable only because the API exposes WWW-Authenticate to CORS.
+  const challenge = response.headers.get("WWW-Authenticate");
+  const challengeScope = challenge?.match(/scope="([^"]*)"/)?.[1] ?? null;
+  const text = await response.text();
+  let parsed;
+  try { parsed = JSON.parse(text); } catch { parsed = text; }
+  const answer = { status: response.status, body: parsed, challenge, scope: challengeScope };
+  $("challenge-scope").textContent = challengeScope ? `The API asks for: ${challengeScope}` : "";
+  $("result").textContent = JSON.stringify(answer, null, 2);
+  $("result").dataset.status = String(response.status);
+  return answer;
+}
+
+$("sign-in").onclick = () => signIn();
+$("me").onclick = () => call("/api/me");
+$("orders").onclick = () => call("/api/orders");
+$("create-order").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Write"], body: { item: "Tea", quantity: 2 } });
+$("create-order-read-only").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Read"], body: { item: "Tea" } });
+showAccount();
+// For the browser tests, which drive the same functions the buttons do.
+window.spa = { signIn, call, ready: true };

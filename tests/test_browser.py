@@ -1,0 +1,183 @@
+"""The SPA path end to end: MSAL.js 5 in Debian's chromium, the local issuer over TLS, the app.
+
+The SPA and the API run on different origins (two loopback ports), so every API call is
+cross-origin with a CORS preflight, as in production.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+import authorizer
+import authorizer.runtime
+from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
+from authorizer.devtools.server import CorsPolicy, DevServer, routes_of
+from authorizer.devtools.spa import SpaServer
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium reaches for Google's hosts unless told not to; the test asserts it did not.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PARTNER_TENANT = "22222222-2222-4222-8222-222222222222"
+WRITE_SCOPE = f"api://{API_CLIENT_ID}/Orders.Write"
+
+
+@pytest.fixture(scope="module")
+def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEntraIssuer]:
+    issuer = LocalEntraIssuer(tmp_path_factory.mktemp("issuer")).start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture(scope="module")
+def spa() -> Iterator[SpaServer]:
+    server = SpaServer({}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(entra: LocalEntraIssuer, spa: SpaServer) -> Iterator[DevServer]:
+    state = entra.state
+    assert state is not None
+    environ = {
+        "ENTRA_TENANT_ID": HOME_TENANT,
+        "ENTRA_CLIENT_ID": API_CLIENT_ID,
+        "ENTRA_INSTANCE": entra.url,
+        "ENTRA_DEV_CA_BUNDLE": state.ca_bundle,
+        "ENTRA_ALLOWED_TENANTS": PARTNER_TENANT,
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+    }
+    authorizer.configure(environ=environ)
+    sys.modules.pop("function_app", None)
+    app = importlib.import_module("function_app").app
+    server = DevServer(routes_of(app.get_functions(), ""), CorsPolicy(frozenset({spa.url}))).start()
+    spa.config_js = spa_config(entra, server)
+    yield server
+    server.stop()
+    sys.modules.pop("function_app", None)
+    authorizer.configure(environ=None, tenant_policy=None)
+
+
+def spa_config(entra: LocalEntraIssuer, api: DevServer) -> bytes:
+    config = {
+        "clientId": SPA_CLIENT_ID,
+        "authority": f"{entra.url}/organizations",
+        "knownAuthorities": [urlsplit(entra.url).netloc],
+        "apiBase": api.url,
+        "apiScopePrefix": f"api://{API_CLIENT_ID}",
+    }
+    return f"window.SPA_CONFIG = {json.dumps(config)};".encode()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    assert shutil.which("chromium") and Path(CHROMIUM).exists(), "Debian chromium is missing: run `make bootstrap`"
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def hosts_seen() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, spa: SpaServer, api: DevServer, hosts_seen: list[str]) -> Iterator[Page]:
+    # A fresh profile per test; the local issuer's throwaway CA is not in the browser's store.
+    context = browser.new_context(ignore_https_errors=True)
+    context.on("request", lambda request: hosts_seen.append(urlsplit(request.url).hostname or request.url))
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    tab.goto(spa.url + "/")
+    tab.wait_for_function("window.spa && window.spa.ready")
+    api.exchanges.clear()
+    yield tab
+    context.close()
+    # Nothing the browser asked for left 127.0.0.1: not the SPA, not MSAL, not chromium itself.
+    assert hosts_seen and set(hosts_seen) == {"127.0.0.1"}, set(hosts_seen)
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.fill("#login-hint", f"{user}@contoso.example")
+    page.click("#sign-in")
+    page.wait_for_selector("#account:has-text('Signed in as')")
+
+
+def click_and_read(page: Page, button: str) -> dict[str, Any]:
+    page.evaluate("document.getElementById('result').removeAttribute('data-status')")
+    page.click(button)
+    page.wait_for_selector("#result[data-status]")
+    answer: dict[str, Any] = json.loads(page.inner_text("#result"))
+    return answer
+
+
+def test_sign_in_get_a_token_silently_and_call_across_origins(page: Page, api: DevServer) -> None:
+    sign_in(page, "ada")
+    assert "ada@contoso.example" in page.inner_text("#account")
+    answer = click_and_read(page, "#orders")
+    assert answer["status"] == 200
+    assert answer["body"]["caller"]["oid"] == "dddddddd-0000-4000-8000-000000000001"
+    # The Authorization header makes the call non-simple: the browser sent a preflight first.
+    assert api.exchanges[:2] == [("OPTIONS", "/api/orders"), ("GET", "/api/orders")]
+
+
+def test_a_user_without_the_role_gets_403_and_the_spa_reads_the_challenge(page: Page) -> None:
+    sign_in(page, "bob")
+    answer = click_and_read(page, "#create-order")
+    assert answer["status"] == 403
+    assert answer["body"]["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in answer["challenge"]
+    assert answer["scope"] == WRITE_SCOPE
+    assert page.inner_text("#challenge-scope") == f"The API asks for: {WRITE_SCOPE}"
+
+
+def test_a_missing_scope_shows_the_scope_to_request(page: Page) -> None:
+    sign_in(page, "ada")
+    answer = click_and_read(page, "#create-order-read-only")
+    assert (answer["status"], answer["scope"]) == (403, WRITE_SCOPE)
+    assert click_and_read(page, "#create-order")["status"] == 201
+
+
+def test_a_tenant_not_on_the_list_gets_403_tenant_not_allowed(page: Page) -> None:
+    sign_in(page, "eve")
+    answer = click_and_read(page, "#me")
+    assert answer["status"] == 403
+    assert answer["body"]["error"] == "tenant_not_allowed"
+    assert answer["challenge"] is None
+
+
+def test_a_key_rotation_mid_session_still_answers_200(page: Page, entra: LocalEntraIssuer) -> None:
+    sign_in(page, "ada")
+    assert click_and_read(page, "#me")["status"] == 200
+    new_kid = entra.rotate()
+    # The next token MSAL gets is signed with the new key; the API has never seen it.
+    answer = page.evaluate("spa.call('/api/me', {forceRefresh: true})")
+    assert answer["status"] == 200
+    keys = authorizer.runtime.current().authenticator.authority.key_set.value or {}
+    assert new_kid in keys

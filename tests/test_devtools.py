@@ -1,0 +1,276 @@
+"""The development path: local issuer, dev tokens, the local server and `make demo`."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+import requests
+
+import authorizer
+from authorizer import ConfigurationError, allow_anonymous, require_auth
+from authorizer.devtools import token_command
+from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
+from authorizer.devtools.server import CorsPolicy, DevServer, route_prefix_of, routes_of
+from authorizer.settings import AuthSettings
+
+REPO = Path(__file__).resolve().parents[1]
+STRANGER = "33333333-3333-4333-8333-333333333333"
+
+
+@pytest.fixture(scope="module")
+def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEntraIssuer]:
+    issuer = LocalEntraIssuer(tmp_path_factory.mktemp("issuer")).start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def app_settings(entra: LocalEntraIssuer) -> Iterator[dict[str, str]]:
+    assert entra.state is not None
+    environ = {
+        "ENTRA_TENANT_ID": HOME_TENANT,
+        "ENTRA_CLIENT_ID": API_CLIENT_ID,
+        "ENTRA_INSTANCE": entra.url,
+        "ENTRA_DEV_CA_BUNDLE": entra.state.ca_bundle,
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+    }
+    authorizer.configure(environ=environ)
+    yield environ
+    authorizer.configure(environ=None)
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def mint(state: Path, *arguments: str) -> str:
+    parser = argparse.ArgumentParser()
+    token_command.add_arguments(parser)
+    return token_command.mint(parser.parse_args(["--state", str(state), *arguments]))
+
+
+# --- the local issuer and dev tokens ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_dev_tokens_of_each_shape_are_accepted_by_the_app(
+    version: str, entra: LocalEntraIssuer, app_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    state = entra.state_dir / "issuer.json"
+
+    @require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"])
+    def create(req: func.HttpRequest, principal: authorizer.Principal) -> func.HttpResponse:
+        return func.HttpResponse(json.dumps({"app_only": principal.is_app_only, "version": principal.token_version}))
+
+    def call(token: str) -> tuple[int, bytes]:
+        response = create(
+            func.HttpRequest("POST", "/api/orders", headers={"Authorization": f"Bearer {token}"}, body=b"")
+        )
+        return response.status_code, response.get_body()
+
+    user = mint(state, "--scope", "Orders.Write", "--role", "Orders.Writer", "--version", version)
+    assert claims_of(user)["ver"] == f"{version}.0"
+    assert call(user) == (200, json.dumps({"app_only": False, "version": f"{version}.0"}).encode())
+    daemon = mint(state, "--app-only", "--app-role", "Orders.Write.All", "--version", version)
+    assert claims_of(daemon)["idtyp"] == "app"
+    assert call(daemon)[0] == 200
+    assert call(mint(state, "--scope", "Orders.Write", "--user", "bob", "--version", version))[0] == 403
+
+
+def test_a_dev_token_names_its_tenant(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    token = mint(entra.state_dir / "issuer.json", "--tenant", STRANGER)
+    claims = claims_of(token)
+    assert (claims["tid"], claims["iss"]) == (STRANGER, f"{entra.url}/{STRANGER}/v2.0")
+
+
+def test_dev_tokens_are_refused_outside_development(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Production")
+    with pytest.raises(ConfigurationError) as caught:
+        mint(entra.state_dir / "issuer.json")
+    assert caught.value.setting == "AZURE_FUNCTIONS_ENVIRONMENT"
+
+
+def test_dev_tokens_come_only_from_a_loopback_issuer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    state = tmp_path / "issuer.json"
+    IssuerState("https://login.microsoftonline.com", "ca.pem", API_CLIENT_ID, HOME_TENANT).save(state)
+    with pytest.raises(ConfigurationError):
+        mint(state)
+
+
+def test_the_issuer_serves_entra_layout_for_any_tenant(entra: LocalEntraIssuer) -> None:
+    assert entra.state is not None
+    ca = entra.state.ca_bundle
+    for tenant, issuer_v2, issuer_v1 in [
+        (HOME_TENANT, f"{entra.url}/{HOME_TENANT}/v2.0", f"https://sts.windows.net/{HOME_TENANT}/"),
+        ("organizations", f"{entra.url}/{{tenantid}}/v2.0", "https://sts.windows.net/{tenantid}/"),
+    ]:
+        v2 = requests.get(f"{entra.url}/{tenant}/v2.0/.well-known/openid-configuration", verify=ca, timeout=5).json()
+        v1 = requests.get(f"{entra.url}/{tenant}/.well-known/openid-configuration", verify=ca, timeout=5).json()
+        assert (v2["issuer"], v1["issuer"]) == (issuer_v2, issuer_v1)
+        assert v2["authorization_endpoint"] == f"{entra.url}/{tenant}/oauth2/v2.0/authorize"
+        assert requests.get(v2["jwks_uri"], verify=ca, timeout=5).json()["keys"]
+
+
+def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(entra: LocalEntraIssuer) -> None:
+    assert entra.state is not None
+    old = json.loads(base64.urlsafe_b64decode(entra.token(grant_type="client_credentials").split(".")[0] + "=="))["kid"]
+    new = entra.rotate()
+    header = entra.token(grant_type="client_credentials").split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"] == new
+    keys = requests.get(f"{entra.url}/common/discovery/v2.0/keys", verify=entra.state.ca_bundle, timeout=5).json()
+    assert {old, new} <= {key["kid"] for key in keys["keys"]}
+
+
+def test_a_dev_ca_bundle_is_refused_for_a_real_authority() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        AuthSettings.from_environ(
+            {"ENTRA_TENANT_ID": HOME_TENANT, "ENTRA_CLIENT_ID": API_CLIENT_ID, "ENTRA_DEV_CA_BUNDLE": "ca.pem"}
+        )
+    assert caught.value.setting == "ENTRA_DEV_CA_BUNDLE"
+
+
+# --- the local server -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def echo_server(app_settings: dict[str, str]) -> Iterator[DevServer]:
+    app = authorizer.FunctionApp()
+
+    @app.route(route="api/items/{item_id}", methods=["GET", "PUT"])
+    @allow_anonymous
+    def echo(req: func.HttpRequest) -> func.HttpResponse:
+        seen = {
+            "method": req.method,
+            "url": req.url,
+            "params": dict(req.params),
+            "route_params": dict(req.route_params),
+            "header": req.headers.get("X-Sample"),
+            "body": req.get_body().decode(),
+        }
+        return func.HttpResponse(
+            json.dumps(seen), status_code=207, headers={"X-Echo": "yes"}, mimetype="application/json"
+        )
+
+    @app.route(route="api/items/{item_id}", methods=["DELETE"])
+    @allow_anonymous
+    async def remove(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse(status_code=204)
+
+    server = DevServer(routes_of(app.get_functions(), ""), CorsPolicy(frozenset({"http://spa.local"}))).start()
+    yield server
+    server.stop()
+
+
+def test_requests_and_responses_are_converted_as_the_worker_does(echo_server: DevServer) -> None:
+    response = requests.put(
+        f"{echo_server.url}/api/items/42?filter=open", data=b"hello", headers={"X-Sample": "a"}, timeout=5
+    )
+    assert response.status_code == 207
+    assert response.headers["X-Echo"] == "yes"
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
+        "method": "PUT",
+        "url": f"http://{echo_server.url.removeprefix('http://')}/api/items/42?filter=open",
+        "params": {"filter": "open"},
+        "route_params": {"item_id": "42"},
+        "header": "a",
+        "body": "hello",
+    }
+
+
+def test_routing_by_method_path_and_async_functions(echo_server: DevServer) -> None:
+    assert requests.delete(f"{echo_server.url}/api/items/1", timeout=5).status_code == 204
+    assert requests.post(f"{echo_server.url}/api/items/1", timeout=5).status_code == 405
+    assert requests.get(f"{echo_server.url}/api/nothing", timeout=5).status_code == 404
+
+
+def test_preflights_are_answered_from_host_cors_and_never_reach_the_function(echo_server: DevServer) -> None:
+    asks = {"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization"}
+    allowed = requests.options(
+        f"{echo_server.url}/api/items/1", headers={"Origin": "http://spa.local", **asks}, timeout=5
+    )
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://spa.local"
+    assert allowed.headers["Access-Control-Allow-Methods"] == "PUT"
+    assert allowed.headers["Access-Control-Allow-Headers"] == "authorization"
+    refused = requests.options(
+        f"{echo_server.url}/api/items/1", headers={"Origin": "http://evil.example", **asks}, timeout=5
+    )
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    actual = requests.get(f"{echo_server.url}/api/items/1", headers={"Origin": "http://spa.local"}, timeout=5)
+    assert actual.headers["Access-Control-Allow-Origin"] == "http://spa.local"
+    assert ("OPTIONS", "/api/items/1") in echo_server.exchanges
+
+
+def test_cors_and_the_route_prefix_come_from_the_project_files(tmp_path: Path) -> None:
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Host": {"CORS": "http://a.local, http://b.local", "CORSCredentials": True}}))
+    policy = CorsPolicy.from_local_settings(tmp_path / "missing.json", settings)
+    assert policy == CorsPolicy(frozenset({"http://a.local", "http://b.local"}), credentials=True)
+    assert policy.headers_for("http://a.local")["Access-Control-Allow-Credentials"] == "true"
+    assert CorsPolicy.from_local_settings(REPO / "local.settings.example.json").allows("http://127.0.0.1:5173")
+    assert route_prefix_of(REPO / "host.json") == ""
+    assert route_prefix_of(tmp_path / "no-host.json") == "api"
+
+
+# --- make demo --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_make_demo_serves_and_its_printed_commands_work() -> None:
+    environment = {**os.environ, "DEMO_PORT": str(free_port()), "DEMO_SPA_PORT": str(free_port())}
+    for name in [name for name in environment if name.startswith(("ENTRA_", "KEY_VAULT"))]:
+        environment.pop(name)
+    demo = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "authorizer.devtools.demo"],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        printed = []
+        for line in demo.stdout:
+            printed.append(line)
+            if line.startswith("ready"):
+                break
+        commands = [line.strip() for line in printed if line.startswith("curl ")]
+        assert len(commands) == 2, "".join(printed)
+        outputs = [
+            subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30, check=True).stdout  # noqa: S603
+            for command in commands
+        ]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        _, errors = demo.communicate(timeout=30)
+    assert outputs[0].startswith("HTTP/1.1 200")
+    assert outputs[1].startswith("HTTP/1.1 403")
+    assert f'scope="api://{API_CLIENT_ID}/Orders.Write"' in outputs[1]
+    assert any("not the Functions host" in line for line in printed)
+    assert demo.returncode == 0, errors
