@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -10,11 +11,14 @@ from dataclasses import dataclass
 import azure.functions as func
 import pytest
 
+import authorizer.runtime
 from authorizer import require_auth
-from tests.conftest import ConfigureAuth, http_request
+from authorizer.tenants import RefreshingTenantPolicy
+from tests.conftest import ConfigureAuth, ConfigureVault, http_request
 from tests.support.clock import FakeClock
 from tests.support.entra import PARTNER_TENANT, STRANGER_TENANT
 from tests.support.issuer import LocalIssuer
+from tests.support.keyvault import LocalKeyVault
 from tests.support.log_hygiene import assert_no_token_material, watched_logs
 from tests.support.tokens import SigningKey, compact, make_key
 
@@ -148,3 +152,68 @@ def test_concurrent_callers_see_one_consistent_key_set(
         thread.join(timeout=60)
     assert statuses == [200] * len(tokens)
     assert (issuer.count("metadata-v2"), issuer.count("jwks")) == (1, 1)
+
+
+def test_eight_threads_with_a_key_rotation_and_a_key_vault_change_midway(
+    configure_vault: ConfigureVault, vault: LocalKeyVault, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(scopes=["Orders.Read"], app_roles=["Orders.Read.All"])
+    def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders")
+
+    now = clock()
+    newcomer = "44444444-4444-4444-8444-444444444444"
+    new_key = make_key(index=4, kid="key-rotated-vault")
+    # Before: the partner is on the vault's list, the newcomer not. After: the other way round.
+    phase_calls = [
+        [
+            *[Call("partner", issuer.token(now, tenant=PARTNER_TENANT), 200) for _ in range(20)],
+            *[Call("newcomer", issuer.token(now, tenant=newcomer), 403) for _ in range(20)],
+            *[Call("home", issuer.token(now), 200) for _ in range(20)],
+            *[Call("forged", issuer.token(now, key=make_key(index=8, kid=issuer.signer.kid)), 401) for _ in range(20)],
+        ],
+        [
+            *[Call("partner", issuer.token(now, key=new_key, tenant=PARTNER_TENANT), 403) for _ in range(20)],
+            *[Call("newcomer", issuer.token(now, key=new_key, tenant=newcomer), 200) for _ in range(20)],
+            *[Call("home-old-key", issuer.token(now), 200) for _ in range(20)],
+            *[Call("expired", issuer.token(now - 7200, key=new_key, lifetime=600), 401) for _ in range(20)],
+        ],
+    ]
+
+    def change() -> None:
+        vault.set_secret("allowed-tenants", json.dumps([newcomer]))
+        clock.advance(301)
+        issuer.rotate(new_key)
+        # As the refresh behind the first request of the new period would; done here so that
+        # every answer of the second half is determined.
+        tenants = authorizer.runtime.current().authenticator.tenants
+        assert isinstance(tenants, RefreshingTenantPolicy)
+        tenants.fetched.refresh()
+
+    halfway = threading.Barrier(THREADS, action=change)
+    mismatches: list[tuple[str, int, int]] = []
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        for number, calls in enumerate(phase_calls):
+            for offset in range(REQUESTS_PER_THREAD // 2):
+                call = calls[(index * 31 + offset) % len(calls)]
+                status = list_orders(http_request(call.token)).status_code
+                if status != call.expected:
+                    with lock:
+                        mismatches.append((call.kind, call.expected, status))
+            if number == 0:
+                halfway.wait()
+
+    with watched_logs() as logs:
+        threads = [threading.Thread(target=worker, args=(index,)) for index in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert mismatches == []
+    assert vault.read_count("allowed-tenants") == 2
+    assert issuer.count("metadata-v2") == 1
+    assert 2 <= issuer.count("jwks") <= 3
+    assert_no_token_material(logs.records, [call.token for calls in phase_calls for call in calls])
