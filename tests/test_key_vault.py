@@ -378,35 +378,27 @@ def test_key_vault_settings_defaults() -> None:
     assert KeyVaultSettings.from_environ({}) is None
 
 
-def test_an_app_without_a_vault_never_imports_the_azure_sdk(issuer: LocalIssuer) -> None:
+def sdk_modules_after_importing_the_app(environment: dict[str, str]) -> str:
+    """Which Azure SDK modules a fresh interpreter holds after importing function_app."""
     script = "import sys, function_app; print(sorted(m for m in sys.modules if m.startswith(SDK)))"
-    script = script.replace("SDK", "('azure.identity', 'azure.keyvault')")
-    environment = {**os.environ, **auth_environ(issuer), "PYTHONPATH": str(REPO)}
-    environment.pop("KEY_VAULT_URL", None)
     completed = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script.replace("SDK", "('azure.identity', 'azure.keyvault')")],
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=environment,
+        env={**{k: v for k, v in os.environ.items() if k != "KEY_VAULT_URL"}, **environment, "PYTHONPATH": str(REPO)},
         timeout=60,
         check=True,
     )
-    assert completed.stdout.strip() == "[]"
+    return completed.stdout.strip()
+
+
+def test_an_app_without_a_vault_never_imports_the_azure_sdk(issuer: LocalIssuer) -> None:
+    environment = auth_environ(issuer)
+    assert "KEY_VAULT_URL" not in environment
+    assert sdk_modules_after_importing_the_app(environment) == "[]"
 
 
 def test_with_a_vault_the_sdk_waits_for_the_first_read(issuer: LocalIssuer) -> None:
-    script = "import sys, function_app; print('azure.keyvault.secrets' in sys.modules)"
-    environment = {**os.environ, **auth_environ(issuer, KEY_VAULT_URL="https://contoso.vault.azure.net")}
-    environment["PYTHONPATH"] = str(REPO)
-    environment["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development"
-    completed = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=environment,
-        timeout=60,
-        check=True,
-    )
-    assert completed.stdout.strip() == "False"
+    environment = auth_environ(issuer, KEY_VAULT_URL="https://contoso.vault.azure.net")
+    assert sdk_modules_after_importing_the_app(environment) == "[]"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import azure.functions as func
@@ -68,6 +70,41 @@ def mint(issuer: LocalIssuer, clock: FakeClock, signer: SigningKey) -> dict[str,
     return {kind: [Call(kind, token, status) for token in tokens] for kind, (status, tokens) in kinds.items()}
 
 
+def drive(
+    handler: Callable[..., func.HttpResponse], phases: list[list[Call]], change: Callable[[], None]
+) -> tuple[list[tuple[str, int, int]], int, list[logging.LogRecord]]:
+    """8 threads through two phases of calls, ``change`` run once all finished the first.
+
+    Returns the mismatched answers (kind, expected, observed), the number of answers, and every
+    log record written meanwhile.
+    """
+    halfway = threading.Barrier(THREADS, action=change)
+    mismatches: list[tuple[str, int, int]] = []
+    answered = [0] * THREADS
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        for number, calls in enumerate(phases):
+            for offset in range(REQUESTS_PER_THREAD // 2):
+                call = calls[(index * 97 + offset) % len(calls)]
+                status = handler(http_request(call.token)).status_code
+                answered[index] += 1
+                if status != call.expected:
+                    with lock:
+                        mismatches.append((call.kind, call.expected, status))
+            if number == 0:
+                halfway.wait()
+
+    with watched_logs() as logs:
+        threads = [threading.Thread(target=worker, args=(index,)) for index in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    return mismatches, sum(answered), logs.records
+
+
 def test_eight_threads_mixed_traffic_with_a_key_rotation_midway(
     configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
@@ -91,38 +128,15 @@ def test_eight_threads_mixed_traffic_with_a_key_rotation_midway(
         issuer.rotate(new_key)
 
     # The rotation happens when every thread has finished the first half.
-    halfway = threading.Barrier(THREADS, action=rotate)
-    mismatches: list[tuple[str, int, int]] = []
-    answered = [0] * THREADS
-    lock = threading.Lock()
-
-    def worker(index: int) -> None:
-        for phase in phases:
-            for offset in range(REQUESTS_PER_THREAD // 2):
-                call = phase[(index * 97 + offset) % len(phase)]
-                status = list_orders(http_request(call.token)).status_code
-                answered[index] += 1
-                if status != call.expected:
-                    with lock:
-                        mismatches.append((call.kind, call.expected, status))
-            if phase is phases[0]:
-                halfway.wait()
-
-    with watched_logs() as logs:
-        threads = [threading.Thread(target=worker, args=(index,)) for index in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
-    assert sum(answered) == THREADS * REQUESTS_PER_THREAD
+    mismatches, answered, records = drive(list_orders, phases, rotate)
+    assert answered == THREADS * REQUESTS_PER_THREAD
     assert mismatches == []
     # One organizations metadata document; keys: the cold fetch, then at most one forced refresh
     # per cooldown window (invented kids in the first, the new key in the second).
     assert issuer.count("metadata-v2") == 1
     assert 2 <= issuer.count("jwks") <= 3
     tokens = [call.token for calls in (*before.values(), *after.values()) for call in calls]
-    assert_no_token_material(logs.records, tokens)
+    assert_no_token_material(records, tokens)
 
 
 @pytest.mark.parametrize("threads", [THREADS])
@@ -190,30 +204,10 @@ def test_eight_threads_with_a_key_rotation_and_a_key_vault_change_midway(
         assert isinstance(tenants, RefreshingTenantPolicy)
         tenants.fetched.refresh()
 
-    halfway = threading.Barrier(THREADS, action=change)
-    mismatches: list[tuple[str, int, int]] = []
-    lock = threading.Lock()
-
-    def worker(index: int) -> None:
-        for number, calls in enumerate(phase_calls):
-            for offset in range(REQUESTS_PER_THREAD // 2):
-                call = calls[(index * 31 + offset) % len(calls)]
-                status = list_orders(http_request(call.token)).status_code
-                if status != call.expected:
-                    with lock:
-                        mismatches.append((call.kind, call.expected, status))
-            if number == 0:
-                halfway.wait()
-
-    with watched_logs() as logs:
-        threads = [threading.Thread(target=worker, args=(index,)) for index in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
+    mismatches, answered, records = drive(list_orders, phase_calls, change)
+    assert answered == THREADS * REQUESTS_PER_THREAD
     assert mismatches == []
     assert vault.read_count("allowed-tenants") == 2
     assert issuer.count("metadata-v2") == 1
     assert 2 <= issuer.count("jwks") <= 3
-    assert_no_token_material(logs.records, [call.token for calls in phase_calls for call in calls])
+    assert_no_token_material(records, [call.token for calls in phase_calls for call in calls])

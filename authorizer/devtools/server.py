@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 from azure.functions import meta
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
+
+from .threaded import ThreadedHttpServer
 
 
 @dataclass(frozen=True)
@@ -112,38 +114,24 @@ class DevServer:
         self.cors = cors
         # (method, path) of every exchange, preflights included: what a browser really sent.
         self.exchanges: list[tuple[str, str]] = []
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._http = ThreadedHttpServer(_handler_for(self), port)
         # Async functions run on one event loop, as the worker runs them.
         self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("start() the server first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> DevServer:
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._threads = [
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
-            threading.Thread(target=self._loop.run_forever, daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._http.start()
+        self._loop_thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._loop_thread.join(timeout=5)
         self._loop.close()
 
     def serve(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .issuer import REPO
+from .threaded import ThreadedHttpServer
 
 SPA = REPO / "samples" / "spa"
 MSAL = REPO / "samples" / "node_modules" / "@azure" / "msal-browser" / "lib"
@@ -27,30 +27,18 @@ class SpaServer:
 
     def __init__(self, config: dict[str, Any], port: int = 0) -> None:
         self.config_js = f"window.SPA_CONFIG = {json.dumps(config, indent=2)};\n".encode()
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedHttpServer(_handler_for(self), port)
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("start() the server first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> SpaServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
 
 def _handler_for(spa: SpaServer) -> type[BaseHTTPRequestHandler]:

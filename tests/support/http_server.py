@@ -10,6 +10,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that answers with one call and logs nothing (test output stays readable)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (a timeout under test): nothing left to tell it.
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 class _ConnectionTrackingServer(ThreadingHTTPServer):
     """Remembers open connections, so that stopping also ends keep-alive ones (a real outage)."""
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .entra import V1_ISSUER_TEMPLATE, claims, v2_issuer
-from .http_server import LoopbackServer
+from .http_server import LoopbackServer, QuietHandler
 from .tokens import SigningKey, compact, make_key
 
 _ROUTES = [
@@ -172,9 +172,7 @@ class LocalIssuer:
 
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server naming
             path = self.path.split("?", 1)[0]
             kind, tenant, fault = issuer._record(path)
@@ -201,18 +199,6 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             self._send(200, body, "application/json", {})
 
         def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.answer(code, body, {"Content-Type": content_type, **headers})
 
     return Handler

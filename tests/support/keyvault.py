@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import trustme
 
-from .http_server import LoopbackServer
+from .http_server import LoopbackServer, QuietHandler
 from .managed_identity import ManagedIdentityEndpoint
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com/11111111-1111-4111-8111-111111111111"
@@ -145,27 +145,13 @@ class LocalKeyVault:
 
 
 def _handler_for(vault: LocalKeyVault) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server naming
             status, headers, payload = vault.answer(self.path, self.headers.get("Authorization"))
             if status < 0:
                 self.close_connection = True
                 return
             body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            headers = {"Content-Type": "application/json; charset=utf-8", **headers}
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.answer(status, body, {"Content-Type": "application/json; charset=utf-8", **headers})
 
     return Handler

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .http_server import LoopbackServer
+from .http_server import LoopbackServer, QuietHandler
 
 
 class ManagedIdentityEndpoint:
@@ -53,9 +53,7 @@ class ManagedIdentityEndpoint:
 
 
 def _handler_for(endpoint: ManagedIdentityEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server naming
             query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
             if self.headers.get("X-IDENTITY-HEADER") != endpoint.header_secret:
@@ -64,14 +62,6 @@ def _handler_for(endpoint: ManagedIdentityEndpoint) -> type[BaseHTTPRequestHandl
             self._send(200, endpoint.issue(query))
 
         def _send(self, code: int, payload: dict[str, Any]) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            self.answer(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
     return Handler
