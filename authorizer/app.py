@@ -27,8 +27,8 @@ class UnprotectedFunctionError(TypeError):
 def _refuse_unmarked(function: object, name: str) -> None:
     if protection_of(function) is None:
         raise UnprotectedFunctionError(
-            f"HTTP function {name!r} has neither @require_auth(...) nor @allow_anonymous. "
-            "Add one directly under its @app.route(...) line."
+            f"HTTP function {name!r} has neither @require_auth(...) nor @allow_anonymous directly under "
+            "its @app.route(...) line. Add one there; a decorator stacked above @app.route does not count."
         )
 
 

@@ -156,6 +156,23 @@ def test_stacked_above_app_route_it_refuses_at_import(decorator: str, tmp_path: 
     assert "Put @" in message
 
 
+def test_above_a_checked_route_the_message_names_the_stacking_mistake(tmp_path: Path, auth: ConfigureAuth) -> None:
+    source = """
+        import azure.functions as func
+        import authorizer
+
+        app = authorizer.FunctionApp()
+
+        @authorizer.require_auth()
+        @app.route(route="orders")
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("open")
+    """
+    with pytest.raises(TypeError) as caught:
+        import_module_from(tmp_path, "stacked_app", source)
+    assert "stacked above @app.route" in str(caught.value)
+
+
 def test_an_unprotected_route_fails_at_import(tmp_path: Path, auth: ConfigureAuth) -> None:
     source = """
         import azure.functions as func

@@ -1,0 +1,153 @@
+"""Plays the Functions host for the real Python 3.13 worker, azure-functions-runtime.
+
+Run from the repository root on the 3.13 interpreter, with the app settings in the environment:
+``.venv313/bin/python -m tests.worker.harness CASES.json RESULTS.json``. It sends what the host
+sends, through the host's proxy worker, in the same order: start the thread pool, WorkerInitRequest
+(the worker indexes function_app.py here), FunctionsMetadataRequest, one FunctionLoadRequest per
+function, then one InvocationRequest per case, all in flight at once as the proxy dispatches each
+message as its own task. It records what came back; tests/test_worker_contract.py judges it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure_functions_runtime as worker
+
+from tests.worker import protos
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class WorkerRequest:
+    """What the proxy passes to each handler; only WorkerInitRequest carries properties."""
+
+    name: str
+    request: protos.StreamingMessage
+    properties: dict[str, Any] | None = None
+
+
+def failure(result: protos.StatusResult) -> str | None:
+    if result.status == protos.StatusResult.Success:
+        return None
+    return f"{result.exception.message}\n{result.exception.stack_trace}"
+
+
+def http_trigger_input(case: dict[str, Any]) -> protos.ParameterBinding:
+    """The request as the host encodes it: lower-cased header names, query parsed, raw body bytes."""
+    url = urlsplit(case["url"])
+    headers = {"host": url.netloc, **{name.lower(): value for name, value in case["headers"].items()}}
+    body = case["body"].encode()
+    if body:
+        headers["content-length"] = str(len(body))
+    http = protos.RpcHttp(
+        method=case["method"],
+        url=case["url"],
+        headers=headers,
+        query=dict(parse_qsl(url.query)),
+        # The host sets a body only when there is one, as bytes since the worker asks for raw bytes.
+        body=protos.TypedData(bytes=body) if body else None,
+    )
+    return protos.ParameterBinding(name="req", data=protos.TypedData(http=http))
+
+
+def http_answer(response: protos.InvocationResponse) -> dict[str, Any]:
+    error = failure(response.result)
+    if error is not None:
+        return {"error": error}
+    value = response.return_value
+    kind = value.WhichOneof("data")
+    if kind != "http":
+        return {"error": f"the function returned TypedData {kind!r}, not an HTTP response"}
+    body = value.http.body
+    raw = {"bytes": body.bytes, "string": body.string.encode(), "json": body.json.encode()}.get(
+        body.WhichOneof("data") or "", b""
+    )
+    return {
+        "status": int(value.http.status_code),
+        "headers": dict(value.http.headers),
+        "body": raw.decode(),
+    }
+
+
+async def invoke(case: dict[str, Any], function_id: str) -> dict[str, Any]:
+    invocation_id = str(uuid.uuid4())
+    request = protos.InvocationRequest(
+        invocation_id=invocation_id, function_id=function_id, input_data=[http_trigger_input(case)]
+    )
+    message = protos.StreamingMessage(request_id=str(uuid.uuid4()), invocation_request=request)
+    response = await worker.invocation_request(WorkerRequest("FunctionInvocationRequest", message))
+    # The host matches each answer to its request by this id.
+    return {**http_answer(response), "invocation_id_echoed": response.invocation_id == invocation_id}
+
+
+async def host(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    worker.start_threadpool_executor()
+    try:
+        init = protos.WorkerInitRequest(function_app_directory=str(REPO))
+        answer = await worker.worker_init_request(
+            WorkerRequest(
+                "WorkerInitRequest",
+                protos.StreamingMessage(worker_init_request=init),
+                properties={"protos": protos, "host": "127.0.0.1"},
+            )
+        )
+        report: dict[str, Any] = {
+            "init_error": failure(answer.result),
+            "runtime": answer.worker_metadata.runtime_version,
+        }
+        if report["init_error"] is not None:
+            return report
+        metadata = await worker.functions_metadata_request(
+            WorkerRequest(
+                "WorkerMetadataRequest",
+                protos.StreamingMessage(functions_metadata_request=protos.FunctionsMetadataRequest()),
+            )
+        )
+        report["metadata_error"] = failure(metadata.result)
+        functions = {item.name: item for item in metadata.function_metadata_results}
+        report["functions"] = {
+            name: {
+                "script_file": item.script_file,
+                "language": item.language,
+                "raw_bindings": [json.loads(raw) for raw in item.raw_bindings],
+                "bindings": {
+                    key: {"type": info.type, "direction": info.direction} for key, info in item.bindings.items()
+                },
+            }
+            for name, item in functions.items()
+        }
+        report["loads"] = {}
+        for name, item in functions.items():
+            load = protos.FunctionLoadRequest(function_id=item.function_id, metadata=item)
+            loaded = await worker.function_load_request(
+                WorkerRequest("FunctionLoadRequest", protos.StreamingMessage(function_load_request=load))
+            )
+            report["loads"][name] = failure(loaded.result)
+        indexed = [case for case in cases if case["function"] in functions]
+        answers = await asyncio.gather(*(invoke(case, functions[case["function"]].function_id) for case in indexed))
+        report["answers"] = {case["id"]: answer for case, answer in zip(indexed, answers, strict=True)}
+        return report
+    finally:
+        worker.stop_threadpool_executor()
+
+
+def main() -> None:
+    # The worker and the app log through `logging`: to stderr, which the test shows on failure.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    cases_path, results_path = map(Path, sys.argv[1:3])
+    cases = json.loads(cases_path.read_text())
+    results_path.write_text(json.dumps(asyncio.run(host(cases))))
+
+
+if __name__ == "__main__":
+    main()
