@@ -15,9 +15,9 @@ from .errors import (
     TenantNotAllowed,
 )
 from .principal import Principal
-from .runtime import configure, define_permissions, reset
+from .runtime import TenantPolicyContext, configure, define_permissions, reset
 from .settings import AuthSettings
-from .tenants import StaticTenantPolicy, TenantPolicy
+from .tenants import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
 
 __all__ = [
     "AuthError",
@@ -31,11 +31,13 @@ __all__ = [
     "KeysUnavailable",
     "MissingCredentials",
     "Principal",
+    "RefreshingTenantPolicy",
     "StaticTenantPolicy",
     "TemporarilyUnavailable",
     "TenantListUnavailable",
     "TenantNotAllowed",
     "TenantPolicy",
+    "TenantPolicyContext",
     "UnprotectedFunctionError",
     "allow_anonymous",
     "configure",
