@@ -13,7 +13,7 @@ from authorizer.runtime import TenantPolicyContext
 from authorizer.token_cache import TokenCache, ValidatedToken
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
-from tests.support.entra import HOME_TENANT, PARTNER_TENANT
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
 from tests.support.issuer import LocalIssuer
 from tests.support.tokens import make_key
 
@@ -164,11 +164,16 @@ def test_the_functions_policy_is_checked_on_every_presentation(
 def test_refusals_and_garbage_are_never_cached(
     configure_auth: ConfigureAuth, protected: func.Function, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
+    # Multi-tenant, so that a stranger's token is authentic and refused only by the tenant policy.
+    configure_auth(ENTRA_ALLOWED_TENANTS=PARTNER_TENANT)
     for index in range(200):
         protected(http_request(f"garbage.{index}.token"))
     protected(http_request(issuer.token(clock(), aud="https://graph.microsoft.com")))
-    protected(http_request(issuer.token(clock(), tenant=PARTNER_TENANT)))
+    stranger = issuer.token(clock(), tenant=STRANGER_TENANT)
+    assert [protected(http_request(stranger)).status_code for _ in range(2)] == [403, 403]
     assert len(cache()) == 0
+    assert protected(http_request(issuer.token(clock(), tenant=PARTNER_TENANT))).status_code == 200
+    assert len(cache()) == 1
 
 
 def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock) -> None:
