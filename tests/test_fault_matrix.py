@@ -10,22 +10,11 @@ import pytest
 from authorizer import require_auth
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
-from tests.support.issuer import DROP, GARBAGE, HTML, OVERSIZE, STALL, WRONG_SHAPE, Fault, LocalIssuer, status
+from tests.support.issuer import ENDPOINT_FAULTS, LocalIssuer, break_endpoint, heal
 from tests.support.tokens import make_key
 
 TIMEOUT = 0.5
-FAULTS: dict[str, Fault | None] = {
-    "connection-refused": None,
-    "stall-past-timeout": STALL,
-    "http-500": status(500),
-    "http-429-retry-after": status(429, **{"Retry-After": "30"}),
-    "html-not-json": HTML,
-    "binary-garbage": GARBAGE,
-    "json-wrong-shape": WRONG_SHAPE,
-    "10-mb-body": OVERSIZE,
-    "dropped-connection": DROP,
-    "padded-valid-document": Fault(pad_bytes=300 * 1024),
-}
+FAULTS = ENDPOINT_FAULTS
 ENDPOINTS = ["metadata-v2", "jwks"]
 
 
@@ -38,20 +27,6 @@ def protected(configure_auth: ConfigureAuth) -> func.Function:
         return func.HttpResponse("orders")
 
     return list_orders  # type: ignore[return-value]
-
-
-def break_endpoint(issuer: LocalIssuer, fault_name: str, endpoint: str) -> None:
-    fault = FAULTS[fault_name]
-    if fault is None:
-        issuer.stop()
-    else:
-        issuer.fault(endpoint, fault)
-
-
-def heal(issuer: LocalIssuer, fault_name: str) -> None:
-    if FAULTS[fault_name] is None:
-        issuer.start()
-    issuer.heal()
 
 
 class Callers:

@@ -20,7 +20,7 @@ from authorizer.tenants import StaticTenantPolicy
 from tests.conftest import auth_environ
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT
-from tests.support.issuer import DROP, GARBAGE, HOLD, HTML, OVERSIZE, STALL, WRONG_SHAPE, Fault, LocalIssuer, status
+from tests.support.issuer import ENDPOINT_FAULTS, HOLD, Fault, LocalIssuer, break_endpoint, heal, status
 from tests.support.tokens import compact, make_key
 
 LIFETIME = 3600
@@ -191,20 +191,11 @@ def test_jitter_spreads_the_refresh_of_instances_started_together(issuer: LocalI
     assert all(LIFETIME * 0.9 <= deadline <= LIFETIME + 1 for deadline in deadlines)
 
 
-FAULTS: dict[str, Fault] = {
-    "500": status(500),
-    "429-retry-after": status(429, **{"Retry-After": "120"}),
-    "html": HTML,
-    "garbage": GARBAGE,
-    "wrong-shape": WRONG_SHAPE,
-    "oversize": OVERSIZE,
-    "stall": STALL,
-    "dropped-connection": DROP,
-}
+FAULTS = ENDPOINT_FAULTS
 
 
 @pytest.mark.parametrize("kind", ["jwks", "metadata-v2"])
-@pytest.mark.parametrize("fault_name", [*FAULTS, "connection-refused"])
+@pytest.mark.parametrize("fault_name", FAULTS)
 def test_a_failing_refresh_keeps_the_last_good_keys_and_recovers(
     harness: Harness, issuer: LocalIssuer, fault_name: str, kind: str
 ) -> None:
@@ -226,7 +217,7 @@ def test_a_failing_refresh_keeps_the_last_good_keys_and_recovers(
     assert not harness.authority.key_set.last_attempt_failed
 
 
-@pytest.mark.parametrize("fault_name", [*FAULTS, "connection-refused"])
+@pytest.mark.parametrize("fault_name", FAULTS)
 def test_cold_and_unreachable_keys_are_temporarily_unavailable_never_invalid(
     harness: Harness, issuer: LocalIssuer, fault_name: str
 ) -> None:
@@ -290,16 +281,3 @@ def test_a_refusal_never_depends_on_which_error_class_the_cache_saw(harness: Har
             harness.validate(forged)
         heal(issuer, fault_name)
         harness.clock.advance(200)
-
-
-def break_endpoint(issuer: LocalIssuer, fault_name: str, kind: str) -> None:
-    if fault_name == "connection-refused":
-        issuer.stop()
-    else:
-        issuer.fault(kind, FAULTS[fault_name])
-
-
-def heal(issuer: LocalIssuer, fault_name: str) -> None:
-    if fault_name == "connection-refused":
-        issuer.start()
-    issuer.heal()

@@ -52,6 +52,35 @@ def status(code: int, **headers: str) -> Fault:
     return Fault(status=code, body=b'{"error": "fault"}', headers=dict(headers))
 
 
+# Every way a metadata or key endpoint fails in the tests; None: nothing listens at all.
+ENDPOINT_FAULTS: dict[str, Fault | None] = {
+    "connection-refused": None,
+    "stall-past-timeout": STALL,
+    "http-500": status(500),
+    "http-429-retry-after": status(429, **{"Retry-After": "30"}),
+    "html-not-json": HTML,
+    "binary-garbage": GARBAGE,
+    "json-wrong-shape": WRONG_SHAPE,
+    "10-mb-body": OVERSIZE,
+    "dropped-connection": DROP,
+    "padded-valid-document": Fault(pad_bytes=300 * 1024),
+}
+
+
+def break_endpoint(issuer: LocalIssuer, fault_name: str, kind: str) -> None:
+    fault = ENDPOINT_FAULTS[fault_name]
+    if fault is None:
+        issuer.stop()
+    else:
+        issuer.fault(kind, fault)
+
+
+def heal(issuer: LocalIssuer, fault_name: str) -> None:
+    if ENDPOINT_FAULTS[fault_name] is None:
+        issuer.start()
+    issuer.heal()
+
+
 class LocalIssuer:
     """Serves Entra's path layout for any tenant; start() and stop() own its lifetime."""
 
