@@ -53,14 +53,18 @@ class Answer:
 SERVER_ERROR = Answer(500, "server_error", "The request could not be processed.")
 
 
-def answer_for(error: AuthError, settings: AuthSettings, scopes: tuple[str, ...] = ()) -> Answer:
+def answer_for(
+    error: AuthError, settings: AuthSettings, scopes: tuple[str, ...] = (), *, metadata_served: bool = False
+) -> Answer:
     """Map a refusal to its answer; every AuthError branch lands on exactly one status.
 
-    ``scopes`` are the function's delegated scopes that would do, used in challenges and hints.
+    ``scopes`` are the function's delegated scopes that would do, used in challenges and hints;
+    ``metadata_served`` says whether the app serves its RFC 9728 document.
     """
     realm = [_param("realm", settings.app_id_uri)]
-    if settings.resource_url is not None:
-        # RFC 9728: where a generic OAuth client learns how to get a token for this API.
+    # RFC 9728: where a generic OAuth client learns how to get a token for this API; named only
+    # when the document is really served there, never a link to a missing page.
+    if metadata_served and settings.resource_url is not None:
         realm.append(_param("resource_metadata", settings.resource_url + METADATA_PATH))
     if isinstance(error, MissingCredentials):
         # RFC 6750 section 3: no error code when the request carried no credentials.

@@ -76,6 +76,7 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
         RFC puts it for a resource identifier without a path.
         """
         app = self
+        runtime.serve_metadata()
 
         @self.route(route=resource_metadata.ROUTE, methods=["GET"])
         @allow_anonymous

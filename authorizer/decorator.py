@@ -163,7 +163,9 @@ def _authorize(
     except WouldBlock:
         raise
     except AuthError as error:
-        answer = answer_for(error, runtime.settings(), requirement.challenge_scopes())
+        answer = answer_for(
+            error, runtime.settings(), requirement.challenge_scopes(), metadata_served=runtime.metadata_served()
+        )
         log_decision(name, answer.status, type(error).__name__, trace)
         return to_http_response(answer)
     except Exception:

@@ -68,6 +68,7 @@ _wiring = Wiring()
 _settings: AuthSettings | None = None
 _runtime: Runtime | None = None
 _permissions: ScopePermissions | None = None
+_metadata_served = False
 
 
 def settings() -> AuthSettings:
@@ -185,6 +186,16 @@ def configure(
     with _lock:
         _wiring = replace(_wiring, **changes)
     reset()
+
+
+def serve_metadata(served: bool = True) -> None:
+    """Record that the app serves its RFC 9728 document, so that challenges may point to it."""
+    global _metadata_served
+    _metadata_served = served
+
+
+def metadata_served() -> bool:
+    return _metadata_served
 
 
 def define_permissions(mapping: Mapping[str, list[str] | tuple[str, ...] | frozenset[str] | set[str]]) -> None:

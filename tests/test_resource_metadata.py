@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import azure.functions as func
 import pytest
 
 import authorizer
+import authorizer.runtime
 from authorizer import require_auth
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
@@ -105,12 +107,28 @@ def test_a_forged_host_header_changes_nothing(configure_auth: ConfigureAuth) -> 
     assert json.loads(response.get_body())["resource"] == RESOURCE
 
 
-@pytest.mark.parametrize("configured", [True, False])
-def test_401_challenges_carry_resource_metadata_when_a_url_is_known(
-    configured: bool, configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+@pytest.fixture
+def metadata_flag() -> Iterator[None]:
+    """Whatever a test's app declares, the next test starts with no document served."""
+    authorizer.runtime.serve_metadata(False)
+    yield
+    authorizer.runtime.serve_metadata(False)
+
+
+@pytest.mark.parametrize(("url_known", "served"), [(True, True), (True, False), (False, True)])
+def test_401_challenges_point_to_the_document_only_where_it_is_served(
+    url_known: bool,
+    served: bool,
+    metadata_flag: None,
+    configure_auth: ConfigureAuth,
+    issuer: LocalIssuer,
+    clock: FakeClock,
 ) -> None:
-    if configured:
+    if url_known:
         configure_auth(PROTECTED_RESOURCE_URL=RESOURCE)
+    # Serving is declared by the app; without it a challenge would name a missing page.
+    if served:
+        build_app()
 
     @require_auth(scopes=["Orders.Read"])
     def orders(req: func.HttpRequest) -> func.HttpResponse:
@@ -121,7 +139,7 @@ def test_401_challenges_carry_resource_metadata_when_a_url_is_known(
         orders(http_request(issuer.token(clock(), exp=int(clock()) - 3600))).headers["WWW-Authenticate"],
     ]
     parameter = f'resource_metadata="{RESOURCE}/.well-known/oauth-protected-resource"'
-    assert all((parameter in challenge) == configured for challenge in challenges)
+    assert all((parameter in challenge) == (url_known and served) for challenge in challenges)
     forbidden = orders(http_request(issuer.token(clock(), scp="Other"))).headers["WWW-Authenticate"]
     assert "resource_metadata" not in forbidden
 
