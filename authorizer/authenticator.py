@@ -13,7 +13,7 @@ from .principal import Principal
 from .refresh import Clock
 from .settings import AuthSettings
 from .tenants import TenantPolicy
-from .token_cache import TokenCache, ValidatedToken, entry_size, token_digest, validity_window
+from .token_cache import TokenCache, ValidatedToken, entry_size, token_digest
 from .validation import Expectations, check_claims, check_header, check_issuer, decode_claims, verify_signature
 
 
@@ -49,10 +49,11 @@ def bearer_token(authorization: str | None) -> str:
         raise MissingCredentials()
     if len(authorization) > MAX_TOKEN_LENGTH + 64:
         raise TokenTooLarge()
-    # The common spelling, one token after "Bearer ", takes no further work.
-    if authorization.startswith("Bearer ") and " " not in authorization[7:] and authorization[7:].strip():
+    # The common spelling, "Bearer " and the token, takes no further work. Anything else
+    # inside the token (a space, a second word) is refused by parsing, as it is below.
+    if authorization.startswith("Bearer "):
         token = authorization[7:]
-        if token == token.strip():
+        if token and not token[0].isspace() and not token[-1].isspace():
             return token
     scheme, _, rest = authorization.strip().partition(" ")
     # The scheme is case-insensitive (RFC 7235 section 2.1).
@@ -80,8 +81,7 @@ class Authenticator:
         self.tenants = tenants
         self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_max_bytes)
         self._clock = clock
-        self._skew = settings.clock_skew_seconds
-        self._expectations = Expectations(settings.audiences, self._skew, settings.accepted_versions)
+        self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -92,16 +92,19 @@ class Authenticator:
         """
         token = bearer_token(authorization)
         now = self._clock()
-        digest = token_digest(token) if self.cache.enabled else b""
-        cached = self.cache.get(digest, now) if digest else None
-        if cached is not None:
-            # Served only while its signing key is still the one published under its kid.
-            if self.authority.keys.current(allow_io=allow_io).get(cached.kid) is cached.key:
-                trace.kid, trace.claims = cached.kid, cached.principal.claims
-                # The tenant list may have changed since: checked on every presentation.
-                self.tenants.check(cached.principal.tid, allow_io=allow_io)
-                return cached.principal
-            self.cache.discard(digest)
+        digest = b""
+        if self.cache.enabled:
+            digest = token_digest(token)
+            cached = self.cache.get(digest, now)
+            if cached is not None:
+                # Served only while its signing key is still the one published under its kid.
+                if self.authority.keys.current(allow_io=allow_io).get(cached.kid) is cached.key:
+                    principal = cached.principal
+                    trace.kid, trace.claims = cached.kid, principal.claims
+                    # The tenant list may have changed since: checked on every presentation.
+                    self.tenants.check(principal.tid, allow_io=allow_io)
+                    return principal
+                self.cache.discard(digest)
         jws = parse(token)
         trace.kid = kid = check_header(jws)
         key = self.authority.keys.key_for(kid, allow_io=allow_io)
@@ -120,10 +123,8 @@ class Authenticator:
         principal = Principal.from_claims(claims)
         self.tenants.check(facts.tenant_id, allow_io=allow_io)
         if digest:
-            valid_from, valid_until = validity_window(claims, self._skew)
-            self.cache.put(
-                digest, ValidatedToken(principal, kid, key, valid_from, valid_until, entry_size(jws.payload))
-            )
+            entry = ValidatedToken(principal, kid, key, facts.valid_from, facts.valid_until, entry_size(jws.payload))
+            self.cache.put(digest, entry)
         return principal
 
 

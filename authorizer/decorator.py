@@ -24,6 +24,8 @@ from .refresh import WouldBlock
 PRINCIPAL_PARAMETER = "principal"
 _HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
 
+# func.HttpRequest is an ABC, whose isinstance runs Python code: the exact type is tried first.
+_HTTP_REQUEST = func.HttpRequest
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 logger = logging.getLogger("authorizer")
@@ -115,18 +117,20 @@ def _request_parameter(signature: inspect.Signature) -> str:
 def _wrap(
     function: Callable[..., Any], requirement: Requirement, wants_principal: bool, request_name: str
 ) -> Callable[..., Any]:
-    name = function.__name__
+    authorize = _authorizer(function.__name__, requirement)
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get(request_name)
+            if type(request) is not _HTTP_REQUEST:
+                request = _find_request(args, kwargs)
             try:
-                outcome = _authorize(name, requirement, _find_request(request_name, args, kwargs), allow_io=False)
+                outcome = authorize(request, False)
             except WouldBlock:
                 # A cold fetch runs on a worker thread so the event loop keeps serving.
-                request = _find_request(request_name, args, kwargs)
-                outcome = await asyncio.to_thread(_authorize, name, requirement, request, allow_io=True)
-            if isinstance(outcome, func.HttpResponse):
+                outcome = await asyncio.to_thread(authorize, request, True)
+            if type(outcome) is not Principal:
                 return outcome
             if wants_principal:
                 kwargs[PRINCIPAL_PARAMETER] = outcome
@@ -136,8 +140,12 @@ def _wrap(
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        outcome = _authorize(name, requirement, _find_request(request_name, args, kwargs), allow_io=True)
-        if isinstance(outcome, func.HttpResponse):
+        # The worker passes keyword arguments; direct callers may pass the request positionally.
+        request = kwargs.get(request_name)
+        if type(request) is not _HTTP_REQUEST:
+            request = _find_request(args, kwargs)
+        outcome = authorize(request, True)
+        if type(outcome) is not Principal:
             return outcome
         if wants_principal:
             kwargs[PRINCIPAL_PARAMETER] = outcome
@@ -146,42 +154,46 @@ def _wrap(
     return wrapper
 
 
-def _authorize(
-    name: str, requirement: Requirement, request: func.HttpRequest | None, *, allow_io: bool
-) -> Principal | func.HttpResponse:
-    """The caller, or the response that refuses it. Raises only WouldBlock."""
-    trace = Trace()
-    try:
-        state = runtime.current()
-        if request is None:
-            raise TypeError("no HttpRequest argument reached the protected function")
-        principal = state.authenticator.authenticate(
-            request.headers.get("Authorization"), allow_io=allow_io, trace=trace
-        )
-        # Policy only ever sees an authenticated caller from an allowed tenant.
-        requirement.check(principal)
-    except WouldBlock:
-        raise
-    except AuthError as error:
-        answer = answer_for(
-            error, runtime.settings(), requirement.challenge_scopes(), metadata_served=runtime.metadata_served()
-        )
-        log_decision(name, answer.status, type(error).__name__, trace)
-        return to_http_response(answer)
-    except Exception:
-        # Never "invalid token" for our own failure, and never a pass: a generic 500.
-        logger.exception("authorization failed unexpectedly in %s", name)
-        log_decision(name, SERVER_ERROR.status, "unexpected_error", trace)
-        return to_http_response(SERVER_ERROR)
-    log_decision(name, 200, "authorized", trace)
-    return principal
+def _authorizer(
+    name: str, requirement: Requirement
+) -> Callable[[func.HttpRequest | None, bool], Principal | func.HttpResponse]:
+    """The per-function check: the caller, or the response that refuses it. Raises only WouldBlock."""
+    check = requirement.check
+
+    def authorize(request: func.HttpRequest | None, allow_io: bool) -> Principal | func.HttpResponse:
+        trace = Trace()
+        try:
+            if request is None:
+                raise TypeError("no HttpRequest argument reached the protected function")
+            principal = runtime.current().authenticator.authenticate(
+                request.headers.get("Authorization"), allow_io=allow_io, trace=trace
+            )
+            # Policy only ever sees an authenticated caller from an allowed tenant.
+            check(principal)
+        except WouldBlock:
+            raise
+        except AuthError as error:
+            answer = answer_for(
+                error, runtime.settings(), requirement.challenge_scopes(), metadata_served=runtime.metadata_served()
+            )
+            log_decision(name, answer.status, type(error).__name__, trace)
+            return to_http_response(answer)
+        except Exception:
+            # Never "invalid token" for our own failure, and never a pass: a generic 500.
+            logger.exception("authorization failed unexpectedly in %s", name)
+            log_decision(name, SERVER_ERROR.status, "unexpected_error", trace)
+            return to_http_response(SERVER_ERROR)
+        log_decision(name, 200, "authorized", trace)
+        return principal
+
+    return authorize
 
 
-def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
-    # The worker passes keyword arguments; direct callers may pass the request positionally.
-    value = kwargs.get(name)
-    if isinstance(value, func.HttpRequest):
-        return value
+def _find_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+    for value in args:
+        if type(value) is _HTTP_REQUEST:
+            return value
+    # A subclass, or a request under another name: the slower ABC check.
     for value in (*kwargs.values(), *args):
         if isinstance(value, func.HttpRequest):
             return value

@@ -85,12 +85,13 @@ class Requirement:
             raise InsufficientScope(self.challenge_scopes())
 
     def _satisfied_by(self, principal: Principal) -> bool:
+        # isdisjoint, not "&": this runs on every request and needs no intermediate set.
         if principal.is_app_only:
             if not self.has_app_rules:
                 return self.allow_app_only
             # An app's roles are application permissions; scopes never apply to it.
-            return (not self.app_roles or bool(principal.roles & self.app_roles)) and (
-                not self.permissions or bool(self._effective(principal) & self.permissions)
+            return (not self.app_roles or not self.app_roles.isdisjoint(principal.roles)) and (
+                not self.permissions or not self.permissions.isdisjoint(self._effective(principal))
             )
         if not principal.scopes:
             # Neither scp nor app-only shape (an ID token, say): nothing to authorize with.
@@ -99,9 +100,9 @@ class Requirement:
             # app_roles alone make an app-only function; a user's roles never stand in for them.
             return not self.app_roles
         return (
-            (not self.scopes or bool(principal.scopes & self.scopes))
-            and (not self.roles or bool(principal.roles & self.roles))
-            and (not self.permissions or bool(self._effective(principal) & self.permissions))
+            (not self.scopes or not self.scopes.isdisjoint(principal.scopes))
+            and (not self.roles or not self.roles.isdisjoint(principal.roles))
+            and (not self.permissions or not self.permissions.isdisjoint(self._effective(principal)))
         )
 
     def _effective(self, principal: Principal) -> frozenset[str]:

@@ -8,6 +8,10 @@ from typing import Any, NamedTuple
 
 from .errors import InvalidClaim
 
+_NO_NAME = frozenset({""})
+_ONLY_TEXT = frozenset({str})
+_CONTAINERS = frozenset({list, dict})
+
 
 class Principal(NamedTuple):
     """Who is calling, from a token that passed every check.
@@ -36,13 +40,13 @@ class Principal(NamedTuple):
         if scp is None:
             scopes: frozenset[str] = frozenset()
         elif type(scp) is str:
-            scopes = frozenset(scp.split(" ")) - {""}
+            scopes = frozenset(scp.split(" ")) - _NO_NAME
         else:
             raise InvalidClaim("The access token has a malformed scp claim.")
         roles_claim = claims.get("roles")
         if roles_claim is None:
             roles: frozenset[str] = frozenset()
-        elif type(roles_claim) is list and all(type(role) is str for role in roles_claim):
+        elif type(roles_claim) is list and set(map(type, roles_claim)) <= _ONLY_TEXT:
             roles = frozenset(roles_claim)
         else:
             raise InvalidClaim("The access token has a malformed roles claim.")
@@ -95,13 +99,12 @@ class Principal(NamedTuple):
 
 
 def _read_only(claims: Mapping[str, Any]) -> Mapping[str, Any]:
-    copy: dict[str, Any] | None = None
-    for name, value in claims.items():
-        if type(value) is list or type(value) is dict:
-            if copy is None:
-                copy = dict(claims)
-            copy[name] = _freeze(value)
-    return MappingProxyType(copy if copy is not None else claims)
+    # One C pass over the value types: most claim sets hold no container and are not copied.
+    if _CONTAINERS.isdisjoint(map(type, claims.values())):
+        return MappingProxyType(claims)
+    return MappingProxyType(
+        {name: _freeze(value) if type(value) in _CONTAINERS else value for name, value in claims.items()}
+    )
 
 
 def _freeze(value: Any) -> Any:

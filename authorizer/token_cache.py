@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, NamedTuple
+from collections import OrderedDict
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -35,15 +36,14 @@ class TokenCache:
     """A bounded map from token digest to its validation result; safe under threads."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self._entries: dict[bytes, ValidatedToken] = {}
+        # Oldest first; OrderedDict drops its oldest entry in O(1), where a dict's first key
+        # costs a scan over every slot freed before it.
+        self._entries: OrderedDict[bytes, ValidatedToken] = OrderedDict()
         self._max_entries = max_entries
         self._max_bytes = max_bytes
         self._bytes = 0
         self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return self._max_entries > 0
+        self.enabled = max_entries > 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -72,11 +72,8 @@ class TokenCache:
                 self._bytes -= previous.size
             self._entries[digest] = entry
             self._bytes += entry.size
-            # Oldest first: dicts keep insertion order.
             while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
-                oldest = next(iter(self._entries))
-                self._bytes -= self._entries.pop(oldest).size
-        return
+                self._bytes -= self._entries.popitem(last=False)[1].size
 
     def discard(self, digest: bytes) -> None:
         with self._lock:
@@ -91,10 +88,3 @@ def token_digest(token: str) -> bytes:
 
 def entry_size(payload: bytes) -> int:
     return len(payload) * _BYTES_PER_PAYLOAD_CHARACTER + _ENTRY_OVERHEAD_BYTES
-
-
-def validity_window(claims: dict[str, Any], skew: int) -> tuple[float, float]:
-    """From when until when full validation would accept these (already checked) claims."""
-    not_before, issued = claims.get("nbf"), claims.get("iat")
-    start = not_before if issued is None else issued if not_before is None else max(not_before, issued)
-    return (float("-inf") if start is None else start - skew), int(claims["exp"]) + skew

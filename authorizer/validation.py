@@ -7,6 +7,7 @@ and the issuer template up between ``check_claims`` and ``check_issuer``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -55,6 +56,9 @@ class TokenFacts(NamedTuple):
 
     tenant_id: str
     version: str
+    # The instants between which these claims pass, with the skew: how long a result may be reused.
+    valid_from: float
+    valid_until: float
 
 
 def check_header(jws: CompactJws) -> str:
@@ -117,9 +121,11 @@ def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: flo
     if not is_number(expires):
         raise InvalidClaim("The access token has no valid exp claim.")
     # Whole seconds, rounded down, as PyJWT does: we are never more lenient than it.
-    if int(expires) <= now - skew:
+    valid_until = int(expires) + skew
+    if valid_until <= now:
         raise TokenExpired()
     latest_start = now + skew
+    starts = -math.inf
     for name in ("nbf", "iat"):
         value = claims.get(name)
         if value is None:
@@ -128,6 +134,8 @@ def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: flo
             raise InvalidClaim(f"The access token has a malformed {name} claim.")
         if value > latest_start:
             raise TokenNotYetValid()
+        if value > starts:
+            starts = value
     audience = claims.get("aud")
     # A token minted for another API (Graph, a sibling service) must not open this one.
     if type(audience) is not str or audience not in expectations.audiences:
@@ -141,7 +149,7 @@ def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: flo
         raise InvalidClaim("The access token has no supported ver claim.")
     if version not in expectations.versions:
         raise UnacceptedTokenVersion()
-    return TokenFacts(tenant_id, version)
+    return TokenFacts(tenant_id, version, starts - skew, valid_until)
 
 
 # Tenant ids already seen to be lowercase GUIDs (bounded): most calls skip the regex.

@@ -62,6 +62,33 @@ def test_a_function_without_a_principal_parameter_runs_unchanged(
     assert handler(http_request(issuer.token(clock()))).get_body() == b"plain"
 
 
+class TracedRequest(func.HttpRequest):
+    """A request type of another library or middleware: a subclass, not func.HttpRequest itself."""
+
+
+@pytest.mark.parametrize("how", ["keyword", "positional"])
+def test_a_request_subclass_is_found_however_it_is_passed(
+    auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock, how: str
+) -> None:
+    @require_auth()
+    def handler(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        return func.HttpResponse(principal.tid)
+
+    request = TracedRequest(
+        method="GET",
+        url="http://localhost/api/orders",
+        headers={"Authorization": f"Bearer {issuer.token(clock())}"},
+        body=b"",
+    )
+    calls: dict[str, Callable[[], func.HttpResponse]] = {
+        "keyword": lambda: handler(req=request),
+        "positional": lambda: handler(request),
+    }
+    forged = TracedRequest(method="GET", url="http://localhost/", headers={"Authorization": "Bearer a.b.c"}, body=b"")
+    assert calls[how]().status_code == 200
+    assert handler(req=forged).status_code == 401
+
+
 def test_the_worker_sees_neither_the_principal_parameter_nor_its_annotation(auth: ConfigureAuth) -> None:
     @require_auth()
     def handler(req: func.HttpRequest, context: func.Context, principal: Principal) -> func.HttpResponse:

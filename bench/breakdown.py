@@ -1,0 +1,76 @@
+"""Where a first sighting's time goes: each layer of the fresh path, as a ratio to a bare RSA verify.
+
+The layers run interleaved, round after round on fresh tokens, so that each pays the same cold
+caches a real request does after an RSA verify (which is why their costs here exceed the same
+steps timed alone in a tight loop).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from authorizer import require_auth, runtime
+from authorizer.authenticator import Authenticator, Trace
+from authorizer.validation import Expectations, validate
+from bench.harness import REPEATS, local_authorizer, mint, per_call_seconds, pin_to_one_core, request_for, rsa_floor
+
+PER_ROUND = 1000
+
+
+def measure() -> dict[str, Any]:
+    core = pin_to_one_core()
+    with local_authorizer() as issuer:
+        answer = func.HttpResponse("orders")
+
+        @require_auth(scopes=["Orders.Read"])
+        def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+            return answer
+
+        assert list_orders(request_for(mint(issuer, 1)[0])).status_code == 200
+        state = runtime.current()
+        authenticator = state.authenticator
+        # The same authority and tenants, with the validated-token cache switched off.
+        uncached = Authenticator(
+            dataclasses.replace(state.settings, token_cache_entries=0),
+            authenticator.authority,
+            authenticator.tenants,
+            time.time,
+        )
+        keys = dict(authenticator.authority.keys.current(allow_io=True))
+        templates = {version: authenticator.authority.issuer_template(version, allow_io=True) for version in ("2.0",)}
+        expectations = Expectations(state.settings.audiences, state.settings.clock_skew_seconds)
+
+        def pure(token: str) -> object:
+            return validate(token, keys, expectations, templates, time.time())
+
+        def authenticate(with_cache: Authenticator) -> Callable[[str], object]:
+            return lambda header: with_cache.authenticate(header, allow_io=True, trace=Trace())
+
+        layers: dict[str, tuple[Callable[[Any], object], Callable[[str], Any]]] = {
+            "validate": (pure, lambda token: token),
+            "authenticate_uncached": (authenticate(uncached), lambda token: f"Bearer {token}"),
+            "authenticate": (authenticate(authenticator), lambda token: f"Bearer {token}"),
+            "decorator": (list_orders, request_for),
+        }
+        floor = rsa_floor(issuer, mint(issuer, PER_ROUND))
+        samples: dict[str, list[float]] = {name: [] for name in layers}
+        for _ in range(REPEATS):
+            for name, (call, prepare) in layers.items():
+                items = [prepare(token) for token in mint(issuer, PER_ROUND)]
+                samples[name].append(per_call_seconds(call, [items]))
+    return {
+        "core": core,
+        "rsa_verify_us": round(floor * 1e6, 1),
+        **{f"{name}_ratio": round(statistics.median(values) / floor, 2) for name, values in samples.items()},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))
