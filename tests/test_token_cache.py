@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import azure.functions as func
 import pytest
 
@@ -10,7 +13,7 @@ import authorizer.runtime
 from authorizer import Principal, require_auth
 from authorizer.errors import TenantNotAllowed
 from authorizer.runtime import TenantPolicyContext
-from authorizer.token_cache import TokenCache, ValidatedToken
+from authorizer.token_cache import TokenCache, ValidatedToken, token_digest
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
@@ -176,6 +179,36 @@ def test_refusals_and_garbage_are_never_cached(
     assert len(cache()) == 1
 
 
+def test_a_cached_principal_is_read_only_all_the_way_down(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    configure_auth()
+    tampering: list[str] = []
+
+    # One principal serves every repeat of its token: a function must not be able to change it.
+    @require_auth()
+    def meddle(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        claims: Any = principal.claims
+        attempts: list[Callable[[], object]] = [
+            lambda: claims["roles"].append("Orders.Admin"),
+            lambda: claims["xms_cc"]["cp1"].append("x"),
+            lambda: claims.__setitem__("scp", "Orders.Write"),
+        ]
+        for attempt in attempts:
+            try:
+                attempt()
+                tampering.append("succeeded")
+            except (AttributeError, TypeError):
+                tampering.append("refused")
+        return func.HttpResponse(",".join(principal.claims["roles"]))
+
+    token = issuer.token(clock(), roles=["Orders.Reader"], xms_cc={"cp1": ["a"]})
+    first, repeat = meddle(http_request(token)), meddle(http_request(token))
+    assert tampering == ["refused"] * 6
+    assert first.get_body() == repeat.get_body() == b"Orders.Reader"
+    assert len(cache()) == 1
+
+
 def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock) -> None:
     configure_auth(ENTRA_TOKEN_CACHE_ENTRIES="3")
 
@@ -186,8 +219,8 @@ def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: 
     tokens = [issuer.token(clock()) for _ in range(5)]
     for token in tokens:
         assert me(http_request(token)).status_code == 200
-    assert len(cache()) == 3
     # The oldest went first; every token still validates, cached or not.
+    assert list(cache()._entries) == [token_digest(token) for token in tokens[2:]]
     assert [me(http_request(token)).status_code for token in tokens] == [200] * 5
 
 
@@ -197,7 +230,7 @@ def test_the_cache_is_bounded_in_bytes() -> None:
     key = make_key(index=0).private_key.public_key()
     for index in range(20):
         bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, 0, 10, 3_000))
-    assert len(bounded) == 3
+    assert list(bounded._entries) == [bytes([index]) * 32 for index in (17, 18, 19)]
     assert bounded.estimated_bytes == 9_000
     bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, 0, 10, 20_000))
     assert len(bounded) == 3

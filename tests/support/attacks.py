@@ -111,6 +111,17 @@ def _duplicate_claim(ctx: Ctx) -> str:
     return compact(ctx.header(), body.encode(), ctx.key)
 
 
+def _header_with_trailing_object(ctx: Ctx) -> str:
+    # Parsers differ on what follows the first object: some stop there, some read the last one.
+    header = json.dumps(ctx.header()) + '{"alg":"none"}'
+    return compact(header.encode(), ctx.claims(), ctx.key)
+
+
+def _payload_with_trailing_object(ctx: Ctx) -> str:
+    body = json.dumps(ctx.claims()) + '{"aud":"https://graph.microsoft.com"}'
+    return compact(ctx.header(), body.encode(), ctx.key)
+
+
 def _payload_with_nan(ctx: Ctx) -> str:
     body = json.dumps(ctx.claims())[:-1] + ', "exp2": NaN}'
     return compact(ctx.header(), body.encode(), ctx.key)
@@ -201,6 +212,13 @@ ATTACKS: list[Case] = [
     Case("payload-not-json", lambda c: compact(c.header(), b"\x00garbage", c.key), MalformedToken),
     Case("payload-json-array", lambda c: compact(c.header(), b"[1, 2]", c.key), MalformedToken),
     Case("payload-duplicate-claim", _duplicate_claim, MalformedToken),
+    Case("header-trailing-object", _header_with_trailing_object, MalformedToken),
+    Case("payload-trailing-object", _payload_with_trailing_object, MalformedToken),
+    Case(
+        "payload-json-padded-with-spaces",
+        lambda c: compact(c.header(), b" " + encode_json(c.claims()) + b" ", c.key),
+        MalformedToken,
+    ),
     Case("payload-nan", _payload_with_nan, MalformedToken),
     Case("oversized-token", lambda c: c.token(padding="x" * 17000), TokenTooLarge),
     # Lifetime.
