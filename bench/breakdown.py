@@ -14,12 +14,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import azure.functions as func
-
-from authorizer import require_auth, runtime
+from authorizer import runtime
 from authorizer.authenticator import Authenticator, Trace
-from authorizer.validation import Expectations, validate
-from bench.harness import REPEATS, local_authorizer, mint, per_call_seconds, pin_to_one_core, request_for, rsa_floor
+from bench.harness import (
+    REPEATS,
+    local_authorizer,
+    mint,
+    per_call_seconds,
+    pin_to_one_core,
+    protected_noop,
+    pure_validator,
+    request_for,
+    rsa_floor,
+)
 
 PER_ROUND = 1000
 
@@ -27,12 +34,7 @@ PER_ROUND = 1000
 def measure() -> dict[str, Any]:
     core = pin_to_one_core()
     with local_authorizer() as issuer:
-        answer = func.HttpResponse("orders")
-
-        @require_auth(scopes=["Orders.Read"])
-        def list_orders(req: func.HttpRequest) -> func.HttpResponse:
-            return answer
-
+        list_orders = protected_noop()
         assert list_orders(request_for(mint(issuer, 1)[0])).status_code == 200
         state = runtime.current()
         authenticator = state.authenticator
@@ -43,12 +45,7 @@ def measure() -> dict[str, Any]:
             authenticator.tenants,
             time.time,
         )
-        keys = dict(authenticator.authority.keys.current(allow_io=True))
-        templates = {version: authenticator.authority.issuer_template(version, allow_io=True) for version in ("2.0",)}
-        expectations = Expectations(state.settings.audiences, state.settings.clock_skew_seconds)
-
-        def pure(token: str) -> object:
-            return validate(token, keys, expectations, templates, time.time())
+        pure = pure_validator()
 
         def authenticate(with_cache: Authenticator) -> Callable[[str], object]:
             return lambda header: with_cache.authenticate(header, allow_io=True, trace=Trace())

@@ -16,9 +16,7 @@ from typing import Any
 
 import azure.functions as func
 
-from authorizer import require_auth, runtime
-from authorizer.validation import Expectations, validate
-from bench.harness import local_authorizer, mint, request_for
+from bench.harness import local_authorizer, mint, protected_noop, pure_validator, request_for
 
 PER_THREAD = 250
 THREADS = 8
@@ -63,12 +61,8 @@ def eight_over_one(handler: Callable[[Any], object], fresh: Callable[[int], list
 
 def measure() -> dict[str, Any]:
     with local_authorizer() as issuer:
-        answer = func.HttpResponse("orders")
+        list_orders = protected_noop()
         statuses: set[int] = set()
-
-        @require_auth(scopes=["Orders.Read"])
-        def list_orders(req: func.HttpRequest) -> func.HttpResponse:
-            return answer
 
         def call(request: func.HttpRequest) -> None:
             statuses.add(list_orders(request).status_code)
@@ -78,14 +72,7 @@ def measure() -> dict[str, Any]:
         assert statuses == {200}
         fetches = {"metadata": issuer.count("metadata-v2"), "jwks": issuer.count("jwks")}
 
-        state = runtime.current()
-        authority = state.authenticator.authority
-        keys = dict(authority.keys.current(allow_io=True))
-        templates = {"2.0": authority.issuer_template("2.0", allow_io=True)}
-        expectations = Expectations(state.settings.audiences, state.settings.clock_skew_seconds)
-        pure = eight_over_one(
-            lambda token: validate(token, keys, expectations, templates, time.time()), lambda count: mint(issuer, count)
-        )
+        pure = eight_over_one(pure_validator(), lambda count: mint(issuer, count))
     return {"cores": len(os.sched_getaffinity(0)), **decorator, "validate_only": pure, "fetches": fetches}
 
 

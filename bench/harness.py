@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 import authorizer
+import authorizer.runtime
 from authorizer.compact import decode_segment
+from authorizer.validation import Expectations, validate
 from tests.conftest import auth_environ
 from tests.support.issuer import LocalIssuer
 
@@ -54,6 +56,27 @@ def request_for(token: str) -> func.HttpRequest:
     return func.HttpRequest(
         method="GET", url="http://localhost/api/orders", headers={"Authorization": f"Bearer {token}"}, body=b""
     )
+
+
+def protected_noop() -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """A protected function that does nothing, so that what is measured is the authorizer."""
+    answer = func.HttpResponse("orders")
+
+    @authorizer.require_auth(scopes=["Orders.Read"])
+    def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return answer
+
+    return list_orders
+
+
+def pure_validator() -> Callable[[str], object]:
+    """validate() with the keys and issuer the runtime has fetched: no cache, no lock, no decorator."""
+    state = authorizer.runtime.current()
+    authority = state.authenticator.authority
+    keys = dict(authority.keys.current(allow_io=True))
+    templates = {"2.0": authority.issuer_template("2.0", allow_io=True)}
+    expectations = Expectations(state.settings.audiences, state.settings.clock_skew_seconds)
+    return lambda token: validate(token, keys, expectations, templates, time.time())
 
 
 def per_call_seconds(call: Callable[[Any], object], rounds: Sequence[Sequence[Any]]) -> float:

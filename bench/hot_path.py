@@ -6,11 +6,18 @@ import json
 import random
 from typing import Any
 
-import azure.functions as func
 import jwt
 
-from authorizer import require_auth
-from bench.harness import REPEATS, local_authorizer, mint, per_call_seconds, pin_to_one_core, request_for, rsa_floor
+from bench.harness import (
+    REPEATS,
+    local_authorizer,
+    mint,
+    per_call_seconds,
+    pin_to_one_core,
+    protected_noop,
+    request_for,
+    rsa_floor,
+)
 from tests.support.entra import CLIENT_ID, HOME_TENANT, v2_issuer
 
 PER_ROUND = 1000
@@ -23,13 +30,7 @@ POPULAR_TOKENS = 200
 def measure() -> dict[str, Any]:
     core = pin_to_one_core()
     with local_authorizer() as issuer:
-        answer = func.HttpResponse("orders")
-
-        # The function does nothing, so what is measured is the decorator, not the app.
-        @require_auth(scopes=["Orders.Read"])
-        def list_orders(req: func.HttpRequest) -> func.HttpResponse:
-            return answer
-
+        list_orders = protected_noop()
         # Request objects are built here, outside every timed region.
         fresh_rounds = [[request_for(token) for token in mint(issuer, PER_ROUND)] for _ in range(REPEATS)]
         assert list_orders(fresh_rounds[0][0]).status_code == 200
