@@ -24,8 +24,6 @@ from .refresh import WouldBlock
 PRINCIPAL_PARAMETER = "principal"
 _HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
 
-# func.HttpRequest is an ABC, whose isinstance runs Python code: the exact type is tried first.
-_HTTP_REQUEST = func.HttpRequest
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 logger = logging.getLogger("authorizer")
@@ -122,9 +120,7 @@ def _wrap(
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            request = kwargs.get(request_name)
-            if type(request) is not _HTTP_REQUEST:
-                request = _find_request(args, kwargs)
+            request = _find_request(request_name, args, kwargs)
             try:
                 outcome = authorize(request, False)
             except WouldBlock:
@@ -140,11 +136,7 @@ def _wrap(
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # The worker passes keyword arguments; direct callers may pass the request positionally.
-        request = kwargs.get(request_name)
-        if type(request) is not _HTTP_REQUEST:
-            request = _find_request(args, kwargs)
-        outcome = authorize(request, True)
+        outcome = authorize(_find_request(request_name, args, kwargs), True)
         if type(outcome) is not Principal:
             return outcome
         if wants_principal:
@@ -189,9 +181,14 @@ def _authorizer(
     return authorize
 
 
-def _find_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+    # The worker passes keyword arguments; direct callers may pass the request positionally.
+    # func.HttpRequest is an ABC, whose isinstance runs Python code: the exact type is tried first.
+    value = kwargs.get(name)
+    if type(value) is func.HttpRequest:
+        return value
     for value in args:
-        if type(value) is _HTTP_REQUEST:
+        if type(value) is func.HttpRequest:
             return value
     # A subclass, or a request under another name: the slower ABC check.
     for value in (*kwargs.values(), *args):

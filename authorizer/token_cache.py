@@ -43,7 +43,10 @@ class TokenCache:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._lock = threading.Lock()
-        self.enabled = max_entries > 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._max_entries > 0
 
     def __len__(self) -> int:
         return len(self._entries)
