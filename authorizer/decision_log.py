@@ -10,7 +10,16 @@ from .authenticator import Trace
 logger = logging.getLogger("authorizer")
 
 # Header values are attacker-controlled: only a short, plain identifier reaches the log.
-_SAFE_ID = re.compile(r"[A-Za-z0-9_.:=+/-]{1,128}")
+_MAX_ID_LENGTH = 128
+_SAFE_ID = re.compile(rf"[A-Za-z0-9_.:=+/-]{{1,{_MAX_ID_LENGTH}}}")
+_UNPRINTABLE = "<unprintable>"
+# Ids already checked (bounded in number and length): the same tenants, apps and users recur.
+_MEMO_SIZE = 4096
+_printable: dict[str, str] = {}
+_MESSAGE = (
+    "auth %(outcome)s function=%(function)s status=%(status)s reason=%(reason)s "
+    "tid=%(tid)s oid=%(oid)s client_app_id=%(client_app_id)s kid=%(kid)s"
+)
 
 
 def log_decision(function: str, status: int, reason: str, trace: Trace) -> None:
@@ -30,16 +39,26 @@ def log_decision(function: str, status: int, reason: str, trace: Trace) -> None:
         "client_app_id": _safe(client_app_id),
         "kid": _safe(trace.kid),
     }
-    logger.log(
-        level,
-        "auth %(outcome)s function=%(function)s status=%(status)s reason=%(reason)s "
-        "tid=%(tid)s oid=%(oid)s client_app_id=%(client_app_id)s kid=%(kid)s",
-        fields,
-        extra={"auth": fields},
-    )
+    # What Logger.log adds to these two calls is a search of the stack for the caller, which is
+    # always this function; filters, handlers and the record factory all still apply.
+    record = logger.makeRecord(logger.name, level, _FILE, _LINE, _MESSAGE, (fields,), None, _FUNCTION, {"auth": fields})
+    logger.handle(record)
 
 
 def _safe(value: str | None) -> str:
     if value is None:
         return "-"
-    return value if _SAFE_ID.fullmatch(value) else "<unprintable>"
+    if len(value) > _MAX_ID_LENGTH:
+        return _UNPRINTABLE
+    printable = _printable.get(value)
+    if printable is None:
+        printable = value if _SAFE_ID.fullmatch(value) else _UNPRINTABLE
+        if len(_printable) >= _MEMO_SIZE:
+            _printable.clear()
+        _printable[value] = printable
+    return printable
+
+
+_FILE = log_decision.__code__.co_filename
+_LINE = log_decision.__code__.co_firstlineno
+_FUNCTION = log_decision.__name__

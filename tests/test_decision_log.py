@@ -7,7 +7,9 @@ import logging
 import azure.functions as func
 import pytest
 
-from authorizer import require_auth
+from authorizer import decision_log, require_auth
+from authorizer.authenticator import Trace
+from authorizer.decision_log import log_decision
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Ctx
 from tests.support.clock import FakeClock
@@ -109,3 +111,82 @@ def test_the_whole_attack_table_leaves_no_token_material_in_any_log(
             list_orders(http_request(token))
     assert len(logs.records) >= len(tokens)
     assert_no_token_material(logs.records, tokens, [ctx.claims()])
+
+
+def test_the_record_names_its_source_and_formats_as_one_line(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    protected(http_request(issuer.token(clock())))
+    [record] = decisions(caplog)
+    assert (record.module, record.funcName) == ("decision_log", "log_decision")
+    assert record.lineno > 0
+    assert record.getMessage() == (
+        f"auth allow function=list_orders status=200 reason=authorized tid={HOME_TENANT} oid={USER_OID} "
+        f"client_app_id={SPA_CLIENT_ID} kid={issuer.signer.kid}"
+    )
+
+
+def test_a_record_factory_and_a_logger_filter_still_apply(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telemetry distributions hook the record factory, and apps filter on the logger."""
+    caplog.set_level(logging.INFO)
+    default_factory = logging.getLogRecordFactory()
+
+    def tagged(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = default_factory(*args, **kwargs)
+        record.tagged = True
+        return record
+
+    def no_allow(record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO
+
+    logger = logging.getLogger("authorizer")
+    logging.setLogRecordFactory(tagged)
+    try:
+        protected(http_request(issuer.token(clock())))
+        logger.addFilter(no_allow)
+        try:
+            protected(http_request(issuer.token(clock())))
+            protected(http_request(issuer.token(clock(), scp="Other.Scope")))
+        finally:
+            logger.removeFilter(no_allow)
+    finally:
+        logging.setLogRecordFactory(default_factory)
+    records = decisions(caplog)
+    assert [record.auth["reason"] for record in records] == ["authorized", "InsufficientScope"]  # type: ignore[attr-defined]
+    assert all(getattr(record, "tagged", False) for record in records)
+
+
+@pytest.mark.parametrize(
+    ("oid", "written"),
+    [
+        ("o" * 128, "o" * 128),
+        ("o" * 129, "<unprintable>"),
+        ("two words", "<unprintable>"),
+        ("line\nbreak", "<unprintable>"),
+    ],
+)
+def test_ids_are_written_only_when_short_and_plain_however_often_seen(
+    oid: str, written: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        log_decision("list_orders", 200, "authorized", Trace(kid="k", claims={"oid": oid}))
+    assert [record.auth["oid"] for record in decisions(caplog)] == [written] * 3  # type: ignore[attr-defined]
+
+
+def test_the_memo_of_checked_ids_stays_bounded() -> None:
+    logger = logging.getLogger("authorizer")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        for index in range(decision_log._MEMO_SIZE + 10):
+            log_decision("f", 401, "BadSignature", Trace(kid=f"kid-{index}"))
+        # A long id is refused without being remembered: the memo holds only short strings.
+        log_decision("f", 401, "BadSignature", Trace(kid="k" * 4000))
+    finally:
+        logger.setLevel(level)
+    assert 0 < len(decision_log._printable) <= decision_log._MEMO_SIZE
+    assert max(map(len, decision_log._printable)) <= 128
