@@ -18,14 +18,13 @@ from authorizer import runtime
 from authorizer.authenticator import Authenticator, Trace
 from bench.harness import (
     REPEATS,
+    RsaFloor,
     local_authorizer,
     mint,
-    per_call_seconds,
     pin_to_one_core,
     protected_noop,
     pure_validator,
     request_for,
-    rsa_floor,
 )
 
 PER_ROUND = 1000
@@ -56,16 +55,16 @@ def measure() -> dict[str, Any]:
             "authenticate": (authenticate(authenticator), lambda token: f"Bearer {token}"),
             "decorator": (list_orders, request_for),
         }
-        floor = rsa_floor(issuer, mint(issuer, PER_ROUND))
+        floor = RsaFloor(issuer, mint(issuer, PER_ROUND))
         samples: dict[str, list[float]] = {name: [] for name in layers}
         for _ in range(REPEATS):
             for name, (call, prepare) in layers.items():
                 items = [prepare(token) for token in mint(issuer, PER_ROUND)]
-                samples[name].append(per_call_seconds(call, [items]))
+                samples[name].append(floor.ratio(call, [items]).median)
     return {
         "core": core,
-        "rsa_verify_us": round(floor * 1e6, 1),
-        **{f"{name}_ratio": round(statistics.median(values) / floor, 2) for name, values in samples.items()},
+        "rsa_verify_us": floor.median_us(),
+        **{f"{name}_ratio": round(statistics.median(values), 2) for name, values in samples.items()},
     }
 
 

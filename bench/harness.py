@@ -9,7 +9,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import azure.functions as func
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -25,16 +25,21 @@ from tests.support.issuer import LocalIssuer
 REPEATS = 7
 
 
-def discard_decision_logs() -> None:
-    """Records are still built (as in production, where a handler listens), but not printed."""
+def log_decisions_as_the_worker_does() -> None:
+    """INFO records are built, as under the Functions worker (which sets the root logger to INFO
+    and ships each record to the host), then dropped here instead of shipped."""
     logger = logging.getLogger("authorizer")
+    logger.setLevel(logging.INFO)
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
 
 
 def pin_to_one_core() -> int:
-    """Run on one core, so that the ratios compare like with like."""
-    core = max(os.sched_getaffinity(0))
+    """Run on one core (BENCH_CORE, else the last one), so that the ratios compare like with like.
+
+    The cores of a VM need not be alike: run.py runs the timed benches once on each.
+    """
+    core = int(os.environ.get("BENCH_CORE", max(os.sched_getaffinity(0))))
     os.sched_setaffinity(0, {core})
     return core
 
@@ -42,7 +47,7 @@ def pin_to_one_core() -> int:
 @contextmanager
 def local_authorizer(**settings: str) -> Iterator[LocalIssuer]:
     """The authorizer wired to a local issuer on 127.0.0.1, on the real clock as in production."""
-    discard_decision_logs()
+    log_decisions_as_the_worker_does()
     issuer = LocalIssuer().start()
     authorizer.configure(environ=auth_environ(issuer, **settings), clock=time.time)
     try:
@@ -79,33 +84,60 @@ def pure_validator() -> Callable[[str], object]:
     return lambda token: validate(token, keys, expectations, templates, time.time())
 
 
-def per_call_seconds(call: Callable[[Any], object], rounds: Sequence[Sequence[Any]]) -> float:
-    """Median over rounds of the mean time per call (GC off while timing).
+class Ratio(NamedTuple):
+    """The median over rounds of one subject's time per call over the floor's, with the range."""
 
-    Each round gets its own items, so a bench of first sightings never sees an item twice.
+    median: float
+    low: float
+    high: float
+
+
+def round_seconds(call: Callable[[Any], object], items: Sequence[Any]) -> float:
+    """The mean time per call over one pass through ``items``, GC off while timing."""
+    gc.collect()
+    gc.disable()
+    started = time.perf_counter()
+    for item in items:
+        call(item)
+    elapsed = time.perf_counter() - started
+    gc.enable()
+    return elapsed / len(items)
+
+
+class RsaFloor:
+    """One bare RS256 verify with cryptography: the cost no validator can avoid.
+
+    A round of it is timed just before each round of a subject, and the ratio taken per pair: the
+    speed of a VM's core drifts by tens of percent within a minute, and a floor timed once, apart
+    from what it divides, lets that drift into the figures.
     """
-    samples = []
-    for items in rounds:
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        for item in items:
-            call(item)
-        elapsed = time.perf_counter() - started
-        gc.enable()
-        samples.append(elapsed / len(items))
-    return statistics.median(samples)
 
+    def __init__(self, issuer: LocalIssuer, tokens: Sequence[str]) -> None:
+        key = issuer.signer.private_key.public_key()
+        padding, digest = PKCS1v15(), SHA256()
+        parts = []
+        for token in tokens:
+            header, payload, signature = token.split(".")
+            parts.append((f"{header}.{payload}".encode(), decode_segment(signature)))
+        self._parts = parts
+        self._verify: Callable[[tuple[bytes, bytes]], None] = lambda part: key.verify(part[1], part[0], padding, digest)
+        self.samples: list[float] = []
 
-def rsa_floor(issuer: LocalIssuer, tokens: Sequence[str]) -> float:
-    """One bare RS256 verify with cryptography: the cost no validator can avoid."""
-    key = issuer.signer.private_key.public_key()
-    padding, digest = PKCS1v15(), SHA256()
-    parts = []
-    for token in tokens:
-        header, payload, signature = token.split(".")
-        parts.append((f"{header}.{payload}".encode(), decode_segment(signature)))
-    return per_call_seconds(lambda part: key.verify(part[1], part[0], padding, digest), [parts] * REPEATS)
+    def per_call_seconds(self) -> float:
+        seconds = round_seconds(self._verify, self._parts)
+        self.samples.append(seconds)
+        return seconds
+
+    def median_us(self) -> float:
+        return round(statistics.median(self.samples) * 1e6, 1)
+
+    def ratio(self, call: Callable[[Any], object], rounds: Sequence[Sequence[Any]]) -> Ratio:
+        """Each round gets its own items, so a bench of first sightings never sees an item twice."""
+        ratios = []
+        for items in rounds:
+            floor = self.per_call_seconds()
+            ratios.append(round_seconds(call, items) / floor)
+        return Ratio(statistics.median(ratios), min(ratios), max(ratios))
 
 
 def mint(issuer: LocalIssuer, count: int, **claims: Any) -> list[str]:
