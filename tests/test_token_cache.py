@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 import authorizer
 import authorizer.runtime
 from authorizer import Principal, require_auth
+from authorizer import authenticator as authenticator_module
+from authorizer.compact import CompactJws
 from authorizer.errors import TenantNotAllowed
 from authorizer.runtime import TenantPolicyContext
 from authorizer.token_cache import TokenCache, ValidatedToken, token_digest
+from authorizer.validation import verify_signature
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
@@ -253,3 +258,43 @@ def test_reset_drops_the_cache(protected: func.Function, issuer: LocalIssuer, cl
     assert len(cache()) == 1
     authorizer.reset()
     assert len(cache()) == 0
+
+
+def test_a_verify_in_progress_holds_no_lock_that_other_requests_need(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one request is inside its RSA verify, a first sighting and a repeat both complete."""
+    held = issuer.token(clock())
+    held_input = held.rpartition(".")[0].encode()
+    inside, release = threading.Event(), threading.Event()
+
+    def verify_holding_one(jws: CompactJws, key: RSAPublicKey) -> None:
+        if jws.signing_input == held_input:
+            inside.set()
+            release.wait()
+        verify_signature(jws, key)
+
+    monkeypatch.setattr(authenticator_module, "verify_signature", verify_holding_one)
+    repeat = issuer.token(clock())
+    assert protected(http_request(repeat)).status_code == 200
+    held_status: list[int] = []
+    others: list[int] = []
+    holder = threading.Thread(target=lambda: held_status.append(protected(http_request(held)).status_code))
+    others_thread = threading.Thread(
+        target=lambda: others.extend(
+            protected(http_request(token)).status_code for token in (issuer.token(clock()), repeat)
+        )
+    )
+    holder.start()
+    try:
+        assert inside.wait(timeout=10)
+        others_thread.start()
+        others_thread.join(timeout=10)
+        assert not others_thread.is_alive(), "a request waited for a verify in progress"
+        assert others == [200, 200]
+        assert held_status == []
+    finally:
+        release.set()
+        holder.join(timeout=10)
+        others_thread.join(timeout=10)
+    assert held_status == [200]
