@@ -19,8 +19,7 @@ import authorizer
 import authorizer.runtime
 from authorizer.compact import decode_segment
 from authorizer.validation import Expectations, validate
-from tests.conftest import auth_environ
-from tests.support.issuer import LocalIssuer
+from tests.support.issuer import LocalIssuer, auth_environ
 
 REPEATS = 7
 

@@ -20,8 +20,8 @@ from authorizer.tenants import RefreshingTenantPolicy
 from shared.keyvault import LocalVaultTrust
 from shared.tenants import tenant_policy
 from tests.support.clock import FakeClock
-from tests.support.entra import CLIENT_ID, HOME_TENANT, PARTNER_TENANT
-from tests.support.issuer import LocalIssuer
+from tests.support.entra import PARTNER_TENANT
+from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 from tests.support.managed_identity import ManagedIdentityEndpoint
 
@@ -45,19 +45,6 @@ def issuer() -> Iterator[LocalIssuer]:
     server = LocalIssuer().start()
     yield server
     server.stop()
-
-
-def auth_environ(issuer: LocalIssuer, **overrides: str) -> dict[str, str]:
-    """App settings pointing at the local issuer; overrides add or replace settings."""
-    environ = {
-        "ENTRA_TENANT_ID": HOME_TENANT,
-        "ENTRA_CLIENT_ID": CLIENT_ID,
-        "ENTRA_INSTANCE": issuer.base_url,
-        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
-        "ENTRA_FETCH_TIMEOUT_SECONDS": "2",
-    }
-    environ.update(overrides)
-    return environ
 
 
 @pytest.fixture

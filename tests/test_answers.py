@@ -13,11 +13,11 @@ from authorizer import require_auth
 from authorizer.errors import TenantNotAllowed
 from authorizer.runtime import TenantPolicyContext
 from authorizer.tenants import TenantPolicy
-from tests.conftest import ConfigureAuth, auth_environ, http_request
+from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Case, Ctx
 from tests.support.clock import FakeClock
 from tests.support.entra import APP_ID_URI, PARTNER_TENANT, STRANGER_TENANT, USER_OID
-from tests.support.issuer import LocalIssuer, status
+from tests.support.issuer import LocalIssuer, auth_environ, status
 from tests.support.tokens import make_key
 
 REALM = f'realm="{APP_ID_URI}"'

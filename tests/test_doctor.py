@@ -15,9 +15,9 @@ import pytest
 
 import authorizer
 from authorizer import doctor
-from tests.conftest import VAULT_SECRET, auth_environ
+from tests.conftest import VAULT_SECRET
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT
-from tests.support.issuer import Fault, LocalIssuer, status
+from tests.support.issuer import Fault, LocalIssuer, auth_environ, status
 from tests.support.keyvault import LocalKeyVault, VaultFault
 
 REPO = Path(__file__).resolve().parents[1]

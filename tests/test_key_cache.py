@@ -17,10 +17,9 @@ from authorizer.fetch import HttpJsonFetcher
 from authorizer.principal import Principal
 from authorizer.settings import AuthSettings
 from authorizer.tenants import StaticTenantPolicy
-from tests.conftest import auth_environ
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT
-from tests.support.issuer import ENDPOINT_FAULTS, HOLD, Fault, LocalIssuer, break_endpoint, heal, status
+from tests.support.issuer import ENDPOINT_FAULTS, HOLD, Fault, LocalIssuer, auth_environ, break_endpoint, heal, status
 from tests.support.tokens import compact, make_key
 
 LIFETIME = 3600

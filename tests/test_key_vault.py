@@ -27,10 +27,10 @@ from authorizer.refresh import RefreshingValue
 from authorizer.tenants import RefreshingTenantPolicy
 from shared.keyvault import KeyVaultSecretReader, LocalVaultTrust
 from shared.settings import KeyVaultSettings
-from tests.conftest import VAULT_SECRET, ConfigureVault, auth_environ, http_request, settle
+from tests.conftest import VAULT_SECRET, ConfigureVault, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
-from tests.support.issuer import LocalIssuer
+from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault, VaultFault
 from tests.support.managed_identity import ManagedIdentityEndpoint
 

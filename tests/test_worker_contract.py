@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import auth_environ
 from tests.support.entra import APP_ID_URI, DAEMON_CLIENT_ID, DAEMON_OID, HOME_TENANT, SPA_CLIENT_ID, USER_OID
-from tests.support.issuer import LocalIssuer
+from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.tokens import b64url
 from tests.worker.declared import declared_routes
 from tests.worker.driver import REPO, WORKER_PYTHON, run_harness

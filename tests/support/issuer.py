@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .entra import V1_ISSUER_TEMPLATE, claims, v2_issuer
+from .entra import CLIENT_ID, HOME_TENANT, V1_ISSUER_TEMPLATE, claims, v2_issuer
 from .http_server import LoopbackServer, QuietHandler
 from .tokens import SigningKey, compact, make_key
 
@@ -231,3 +231,16 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             self.answer(code, body, {"Content-Type": content_type, **headers})
 
     return Handler
+
+
+def auth_environ(issuer: LocalIssuer, **overrides: str) -> dict[str, str]:
+    """App settings pointing at the local issuer; overrides add or replace settings."""
+    environ = {
+        "ENTRA_TENANT_ID": HOME_TENANT,
+        "ENTRA_CLIENT_ID": CLIENT_ID,
+        "ENTRA_INSTANCE": issuer.base_url,
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+        "ENTRA_FETCH_TIMEOUT_SECONDS": "2",
+    }
+    environ.update(overrides)
+    return environ
