@@ -18,7 +18,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 # Timed against the floor: run once on each core, since the cores of a VM need not be alike.
 PER_CORE = ["hot_path", "breakdown"]
-ONCE = ["concurrency", "import_cost", "memory"]
+ONCE = ["concurrency", "processes", "import_cost", "memory"]
 
 
 def run(name: str, core: int | None = None) -> dict[str, Any]:
@@ -39,7 +39,8 @@ def across_cores(per_core: list[dict[str, Any]], pick: Callable[[dict[str, Any]]
 def table(results: dict[str, Any]) -> str:
     hot: list[dict[str, Any]] = results["hot_path"]
     layers: list[dict[str, Any]] = results["breakdown"]
-    threads, imports, memory = results["concurrency"], results["import_cost"], results["memory"]
+    threads, processes = results["concurrency"], results["processes"]
+    imports, memory = results["import_cost"], results["memory"]
     cores = " / ".join(str(result["core"]) for result in hot)
 
     def hot_row(label: str, figure: str, target: str = "") -> tuple[str, str, str, str]:
@@ -78,6 +79,12 @@ def table(results: dict[str, Any]) -> str:
             "  the same for validate() alone (reference)",
             f"{threads['validate_only']['range'][0]}-{threads['validate_only']['range'][1]}",
             f"{threads['validate_only']['eight_over_one']}x",
+            "",
+        ),
+        (
+            f"{processes['processes']} worker processes / 1 process, fresh tokens",
+            f"{processes['range'][0]}-{processes['range'][1]}",
+            f"{processes['many_over_one']}x",
             "",
         ),
         ("import function_app over azure.functions", f"{imports['extra_ms']} ms", "", "<= 60 ms"),
