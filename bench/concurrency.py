@@ -22,7 +22,7 @@ PER_THREAD = 250
 THREADS = 8
 # One thread and eight threads take turns, each on the same number of fresh tokens; the ratio is
 # the median over rounds, so that a burst of noise on the VM moves one round, not the figure.
-ROUNDS = 7
+ROUNDS = 11
 
 
 def throughput(handler: Callable[[Any], object], batches: Sequence[Sequence[Any]]) -> float:
