@@ -6,16 +6,17 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from .errors import KeysUnavailable
 from .fetch import FetchError, JsonFetcher
 from .keys import SigningKeys, parse_jwks
 from .refresh import Clock, RefreshingValue, RefreshPolicy, Spawn, Unavailable, spawn_daemon
 from .settings import AuthSettings, is_loopback_host
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # Entra's metadata for many tenants: its issuer carries a {tenantid} placeholder.
 MULTI_TENANT_AUTHORITY = "organizations"

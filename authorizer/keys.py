@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING, Any
 
 from .errors import KeysUnavailable, UnknownSigningKey
 from .fetch import FetchError
 from .refresh import RefreshingValue, Unavailable
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 MIN_RSA_BITS = 2048
 
-KeySet = Mapping[str, RSAPublicKey]
+KeySet = Mapping[str, "RSAPublicKey"]
 
 
 def parse_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
@@ -67,11 +68,13 @@ def _signing_key(entry: object) -> RSAPublicKey | None:
     from jwt.algorithms import RSAAlgorithm
     from jwt.exceptions import InvalidKeyError
 
+    from .rs256 import is_rsa_public_key
+
     try:
         key = RSAAlgorithm.from_jwk(entry)
     except (InvalidKeyError, ValueError, TypeError, KeyError):
         return None
-    if not isinstance(key, RSAPublicKey) or key.key_size < MIN_RSA_BITS:
+    if not is_rsa_public_key(key) or key.key_size < MIN_RSA_BITS:
         return None
     return key
 

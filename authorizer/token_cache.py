@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import NamedTuple
-
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING, NamedTuple
 
 from .principal import Principal
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # A claim set costs its JSON several times over once it is Python objects.
 _BYTES_PER_PAYLOAD_CHARACTER = 4

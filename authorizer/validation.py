@@ -8,14 +8,9 @@ and the issuer template up between ``check_claims`` and ``check_issuer``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.hashes import SHA256
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .compact import CompactJws, decode_payload, is_number, parse
 from .errors import (
@@ -32,14 +27,17 @@ from .errors import (
 )
 from .settings import GUID
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 ALGORITHM = "RS256"
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 TENANT_PLACEHOLDER = "{tenantid}"
 VERSIONS = ("1.0", "2.0")
 MAX_KID_LENGTH = 128
 
-_PADDING = PKCS1v15()
-_HASH = SHA256()
+# Bound on the first verify: cryptography is imported with the first key, not when the app loads.
+_verifies: Callable[[RSAPublicKey, bytes, bytes], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,10 +89,17 @@ def verify_signature(jws: CompactJws, key: RSAPublicKey) -> None:
     Raises:
         BadSignature: the signature does not verify with this key.
     """
-    try:
-        key.verify(jws.signature, jws.signing_input, _PADDING, _HASH)
-    except InvalidSignature:
-        raise BadSignature() from None
+    verifies = _verifies or _bind_verifier()
+    if not verifies(key, jws.signature, jws.signing_input):
+        raise BadSignature()
+
+
+def _bind_verifier() -> Callable[[RSAPublicKey, bytes, bytes], bool]:
+    global _verifies
+    from .rs256 import verifies
+
+    _verifies = verifies
+    return verifies
 
 
 def decode_claims(jws: CompactJws) -> dict[str, Any]:

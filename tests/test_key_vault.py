@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,6 +27,7 @@ from shared.settings import KeyVaultSettings
 from tests.conftest import VAULT_SECRET, ConfigureVault, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
+from tests.support.fresh_interpreter import modules_after_importing_the_app
 from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault, VaultFault
 from tests.support.managed_identity import ManagedIdentityEndpoint
@@ -378,27 +376,15 @@ def test_key_vault_settings_defaults() -> None:
     assert KeyVaultSettings.from_environ({}) is None
 
 
-def sdk_modules_after_importing_the_app(environment: dict[str, str]) -> str:
-    """Which Azure SDK modules a fresh interpreter holds after importing function_app."""
-    script = "import sys, function_app; print(sorted(m for m in sys.modules if m.startswith(SDK)))"
-    completed = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", script.replace("SDK", "('azure.identity', 'azure.keyvault')")],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**{k: v for k, v in os.environ.items() if k != "KEY_VAULT_URL"}, **environment, "PYTHONPATH": str(REPO)},
-        timeout=60,
-        check=True,
-    )
-    return completed.stdout.strip()
+AZURE_SDK = ("azure.identity", "azure.keyvault")
 
 
 def test_an_app_without_a_vault_never_imports_the_azure_sdk(issuer: LocalIssuer) -> None:
     environment = auth_environ(issuer)
     assert "KEY_VAULT_URL" not in environment
-    assert sdk_modules_after_importing_the_app(environment) == "[]"
+    assert modules_after_importing_the_app(environment, AZURE_SDK) == []
 
 
 def test_with_a_vault_the_sdk_waits_for_the_first_read(issuer: LocalIssuer) -> None:
     environment = auth_environ(issuer, KEY_VAULT_URL="https://contoso.vault.azure.net")
-    assert sdk_modules_after_importing_the_app(environment) == "[]"
+    assert modules_after_importing_the_app(environment, AZURE_SDK) == []

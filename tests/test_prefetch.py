@@ -12,7 +12,8 @@ import authorizer
 from tests.conftest import VAULT_SECRET, ConfigureAuth, ConfigureVault, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import PARTNER_TENANT
-from tests.support.issuer import HOLD, LocalIssuer
+from tests.support.fresh_interpreter import modules_after_importing_the_app
+from tests.support.issuer import HOLD, LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 
 
@@ -94,3 +95,8 @@ def test_indexing_also_reads_the_tenant_list_from_key_vault(
     response = function.get_user_function()(http_request(issuer.token(clock(), tenant=PARTNER_TENANT)))
     assert response.status_code == 200
     assert vault.read_count(VAULT_SECRET) == 1
+
+
+def test_loading_the_app_waits_for_the_first_key_to_import_cryptography_and_pyjwt(issuer: LocalIssuer) -> None:
+    """About 40 ms of imports that nothing at load needs: the prefetch or the first request pays them."""
+    assert modules_after_importing_the_app(auth_environ(issuer), ("cryptography", "jwt", "_cffi_backend")) == []
