@@ -91,7 +91,7 @@ def table(results: dict[str, Any]) -> str:
         ("100,000 garbage tokens: process growth", f"{memory['garbage_growth_mb']} MB", "", "<= 20 MB"),
         ("100,000 valid tokens: process growth", f"{memory['valid_growth_mb']} MB", "", "<= 20 MB"),
         (
-            "fetches (hot path / 8 threads)",
+            "fetches (hot path on each core / 8 threads)",
             " / ".join(f"{result['fetches']['metadata']}+{result['fetches']['jwks']}" for result in hot)
             + f" / {threads['fetches']['metadata']}+{threads['fetches']['jwks']}",
             "",
