@@ -32,12 +32,19 @@ def decisions(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == "authorizer" and hasattr(record, "auth")]
 
 
-def test_an_admitted_call_is_logged_at_info_with_ids(
+def one_admitted_call(
     protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
-) -> None:
+) -> logging.LogRecord:
     caplog.set_level(logging.INFO)
     protected(http_request(issuer.token(clock())))
     [record] = decisions(caplog)
+    return record
+
+
+def test_an_admitted_call_is_logged_at_info_with_ids(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = one_admitted_call(protected, issuer, clock, caplog)
     assert record.levelno == logging.INFO
     assert record.auth == {  # type: ignore[attr-defined]
         "function": "list_orders",
@@ -116,9 +123,7 @@ def test_the_whole_attack_table_leaves_no_token_material_in_any_log(
 def test_the_record_names_its_source_and_formats_as_one_line(
     protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
-    protected(http_request(issuer.token(clock())))
-    [record] = decisions(caplog)
+    record = one_admitted_call(protected, issuer, clock, caplog)
     assert (record.module, record.funcName) == ("decision_log", "log_decision")
     assert record.lineno > 0
     assert record.getMessage() == (
