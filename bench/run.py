@@ -21,10 +21,14 @@ PER_CORE = ["hot_path", "breakdown"]
 ONCE = ["concurrency", "processes", "import_cost", "memory"]
 
 
-def run(name: str, core: int | None = None) -> dict[str, Any]:
+# The venv of the real 3.13 worker (make bootstrap): the newest Python that Functions runs.
+PYTHON313 = REPO / ".venv313" / "bin" / "python"
+
+
+def run(name: str, core: int | None = None, python: str = sys.executable) -> dict[str, Any]:
     environ = dict(os.environ) if core is None else {**os.environ, "BENCH_CORE": str(core)}
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", f"bench.{name}"], capture_output=True, text=True, cwd=REPO, env=environ, check=True
+        [python, "-m", f"bench.{name}"], capture_output=True, text=True, cwd=REPO, env=environ, check=True
     )
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
@@ -38,6 +42,7 @@ def across_cores(per_core: list[dict[str, Any]], pick: Callable[[dict[str, Any]]
 
 def table(results: dict[str, Any]) -> str:
     hot: list[dict[str, Any]] = results["hot_path"]
+    hot313: list[dict[str, Any]] = results["hot_path_313"]
     layers: list[dict[str, Any]] = results["breakdown"]
     threads, processes = results["concurrency"], results["processes"]
     imports, memory = results["import_cost"], results["memory"]
@@ -45,6 +50,9 @@ def table(results: dict[str, Any]) -> str:
 
     def hot_row(label: str, figure: str, target: str = "") -> tuple[str, str, str, str]:
         return (label, *across_cores(hot, lambda result: float(result[figure]["ratio"])), target)
+
+    def hot313_row(label: str, figure: str) -> tuple[str, str, str, str]:
+        return (label, *across_cores(hot313, lambda result: float(result[figure]["ratio"])), "")
 
     def layer_row(label: str, figure: str) -> tuple[str, str, str, str]:
         return (label, *across_cores(layers, lambda result: float(result[figure])), "")
@@ -64,6 +72,9 @@ def table(results: dict[str, Any]) -> str:
         hot_row("  (a) fresh", "fresh_logger_at_warning"),
         hot_row("  (b) repeat", "repeat_logger_at_warning"),
         hot_row("PyJWT jwt.decode, key preloaded (reference)", "pyjwt_decode"),
+        ("on Python 3.13 (the worker's newest), each to its own floor:", "", "", ""),
+        hot313_row("  (a) fresh", "fresh"),
+        hot313_row("  (b) repeat", "repeat"),
         ("where (a) goes, layer by layer, interleaved:", "", "", ""),
         layer_row("  parse, verify, claims, issuer: validate()", "validate_ratio"),
         layer_row("  + header, key lookup, principal, tenant", "authenticate_uncached_ratio"),
@@ -107,6 +118,7 @@ def table(results: dict[str, Any]) -> str:
 def main() -> None:
     cores = sorted(os.sched_getaffinity(0))
     results: dict[str, Any] = {name: [run(name, core) for core in cores] for name in PER_CORE}
+    results["hot_path_313"] = [run("hot_path", core, str(PYTHON313)) for core in cores]
     results |= {name: run(name) for name in ONCE}
     print(table(results))
     print(json.dumps(results, separators=(",", ":")))
