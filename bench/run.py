@@ -48,13 +48,12 @@ def table(results: dict[str, Any]) -> str:
     imports, memory = results["import_cost"], results["memory"]
     cores = " / ".join(str(result["core"]) for result in hot)
 
-    def hot_row(label: str, figure: str, target: str = "") -> tuple[str, str, str, str]:
-        return (label, *across_cores(hot, lambda result: float(result[figure]["ratio"])), target)
+    Row = tuple[str, str, str, str]
 
-    def hot313_row(label: str, figure: str) -> tuple[str, str, str, str]:
-        return (label, *across_cores(hot313, lambda result: float(result[figure]["ratio"])), "")
+    def hot_row(label: str, figure: str, target: str = "", runs: list[dict[str, Any]] = hot) -> Row:
+        return (label, *across_cores(runs, lambda result: float(result[figure]["ratio"])), target)
 
-    def layer_row(label: str, figure: str) -> tuple[str, str, str, str]:
+    def layer_row(label: str, figure: str) -> Row:
         return (label, *across_cores(layers, lambda result: float(result[figure])), "")
 
     rows = [
@@ -73,8 +72,8 @@ def table(results: dict[str, Any]) -> str:
         hot_row("  (b) repeat", "repeat_logger_at_warning"),
         hot_row("PyJWT jwt.decode, key preloaded (reference)", "pyjwt_decode"),
         ("on Python 3.13 (the worker's newest), each to its own floor:", "", "", ""),
-        hot313_row("  (a) fresh", "fresh"),
-        hot313_row("  (b) repeat", "repeat"),
+        hot_row("  (a) fresh", "fresh", runs=hot313),
+        hot_row("  (b) repeat", "repeat", runs=hot313),
         ("where (a) goes, layer by layer, interleaved:", "", "", ""),
         layer_row("  parse, verify, claims, issuer: validate()", "validate_ratio"),
         layer_row("  + header, key lookup, principal, tenant", "authenticate_uncached_ratio"),
