@@ -1,7 +1,8 @@
 """Throughput of 8 threads against 1 thread on fresh tokens: no lock may be held during crypto.
 
-The same ratio for the pure ``validate()`` (no cache, no lock, no decorator: nothing of ours that
-could serialize threads) is measured beside it, as the reference for what the GIL allows here.
+Two references are measured beside it, for what the GIL and this machine allow at all: the pure
+``validate()`` (no cache, no lock, no decorator: nothing of ours that could serialize threads),
+and a bare cryptography verify, which releases the GIL and has almost no Python around it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from typing import Any
 
 import azure.functions as func
 
-from bench.harness import local_authorizer, mint, protected_noop, pure_validator, request_for
+from bench.harness import (
+    bare_verifier,
+    local_authorizer,
+    mint,
+    protected_noop,
+    pure_validator,
+    request_for,
+    signed_parts,
+)
 
 PER_THREAD = 250
 THREADS = 8
@@ -73,7 +82,14 @@ def measure() -> dict[str, Any]:
         fetches = {"metadata": issuer.count("metadata-v2"), "jwks": issuer.count("jwks")}
 
         pure = eight_over_one(pure_validator(), lambda count: mint(issuer, count))
-    return {"cores": len(os.sched_getaffinity(0)), **decorator, "validate_only": pure, "fetches": fetches}
+        bare = eight_over_one(bare_verifier(issuer), lambda count: signed_parts(mint(issuer, count)))
+    return {
+        "cores": len(os.sched_getaffinity(0)),
+        **decorator,
+        "validate_only": pure,
+        "bare_verify": bare,
+        "fetches": fetches,
+    }
 
 
 if __name__ == "__main__":
