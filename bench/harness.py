@@ -90,6 +90,15 @@ class Ratio(NamedTuple):
     low: float
     high: float
 
+    @classmethod
+    def of(cls, ratios: Sequence[float]) -> Ratio:
+        return cls(statistics.median(ratios), min(ratios), max(ratios))
+
+
+def figures(ratio: Ratio, digits: int) -> dict[str, Any]:
+    """A ratio as the JSON line carries it: the median, and the range seen over rounds."""
+    return {"ratio": round(ratio.median, digits), "range": [round(ratio.low, digits), round(ratio.high, digits)]}
+
 
 def round_seconds(call: Callable[[Any], object], items: Sequence[Any]) -> float:
     """The mean time per call over one pass through ``items``, GC off while timing."""
@@ -146,7 +155,7 @@ class RsaFloor:
         for items in rounds:
             floor = self.per_call_seconds()
             ratios.append(round_seconds(call, items) / floor)
-        return Ratio(statistics.median(ratios), min(ratios), max(ratios))
+        return Ratio.of(ratios)
 
 
 def mint(issuer: LocalIssuer, count: int, **claims: Any) -> list[str]:

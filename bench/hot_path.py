@@ -11,8 +11,8 @@ import jwt
 
 from bench.harness import (
     REPEATS,
-    Ratio,
     RsaFloor,
+    figures,
     local_authorizer,
     mint,
     pin_to_one_core,
@@ -26,10 +26,6 @@ PER_ROUND = 1000
 # requests repeat a token already seen; one in ten is a first sighting (a new user or a renewal).
 MIX_FRESH_SHARE = 0.1
 POPULAR_TOKENS = 200
-
-
-def figures(ratio: Ratio, digits: int) -> dict[str, Any]:
-    return {"ratio": round(ratio.median, digits), "range": [round(ratio.low, digits), round(ratio.high, digits)]}
 
 
 def measure() -> dict[str, Any]:

@@ -16,7 +16,15 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import authorizer
-from bench.harness import local_authorizer, log_decisions_as_the_worker_does, mint, protected_noop, request_for
+from bench.harness import (
+    Ratio,
+    figures,
+    local_authorizer,
+    log_decisions_as_the_worker_does,
+    mint,
+    protected_noop,
+    request_for,
+)
 from tests.support.issuer import auth_environ
 
 PER_PROCESS = 1000
@@ -70,8 +78,7 @@ def measure() -> dict[str, Any]:
     return {
         "processes": cores,
         "one_process_per_s": round(statistics.median(singles)),
-        "many_over_one": round(statistics.median(ratios), 2),
-        "range": [round(min(ratios), 2), round(max(ratios), 2)],
+        **figures(Ratio.of(ratios), 2),
     }
 
 
