@@ -1,7 +1,8 @@
 """`python -m authorizer doctor`: what is wrong with this deployment, and how to fix it.
 
-It reads the settings as the app does, imports the app as the worker does, fetches what the
-validator would fetch, and prints a checklist. Exit code 1 when anything failed.
+It reads the settings as the app does (locally, with local.settings.json applied as `func start`
+applies it), imports the app as the worker does, fetches what the validator would fetch, and prints
+a checklist. Exit code 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import azure.functions as func
@@ -21,6 +23,7 @@ from .discovery import parse_metadata
 from .errors import ConfigurationError
 from .fetch import FetchError, HttpJsonFetcher
 from .keys import parse_jwks
+from .local_settings import FILE_NAME, LocalSettings, LocalSettingsError
 from .settings import AuthSettings
 from .tenants import RefreshingTenantPolicy
 from .validation import expected_issuer
@@ -38,6 +41,10 @@ SETTING_FIXES = {
     "ENTRA_ALLOWED_TENANTS": "List tenant GUIDs separated by commas.",
     "PROTECTED_RESOURCE_URL": "Set it to the API's public https origin, e.g. https://<app>.azurewebsites.net",
 }
+LOCAL_SETTINGS_FIX = (
+    'Start from local.settings.example.json: a JSON object with "IsEncrypted": false and string Values '
+    "(`func settings decrypt` undoes `func settings encrypt`)."
+)
 REFERENCE_FIX = (
     "The platform could not resolve this Key Vault reference: enable the app's managed identity, grant it "
     "'Key Vault Secrets User' on the vault, and check the reference's vault and secret names."
@@ -56,11 +63,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--app", default="function_app", help="the module holding the FunctionApp (default: %(default)s)"
     )
+    parser.add_argument(
+        "--settings-file",
+        help=f"Values to apply as `func start` does (default: ./{FILE_NAME} when there is one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the checklist; 0 when nothing failed, 1 otherwise."""
-    return report(diagnose(os.environ, args.app), sys.stdout)
+    checks, environ = local_settings(args.settings_file, os.environ)
+    if all(check.status != "FAIL" for check in checks):
+        # The app's process gets them as environment variables, as under func start: the Azure
+        # SDK's credentials read AZURE_CLIENT_ID and its friends from there.
+        os.environ.update(environ)
+        checks += diagnose(environ, args.app)
+    return report(checks, sys.stdout)
+
+
+def local_settings(path: str | None, environ: Mapping[str, str]) -> tuple[list[Check], dict[str, str]]:
+    """The environment `func start` would give the app, and a check saying where it came from.
+
+    Without a path, ./local.settings.json is read when there is one (there is none in Azure).
+    """
+    if path is None:
+        if not Path(FILE_NAME).is_file():
+            return [], dict(environ)
+        path = FILE_NAME
+    try:
+        settings = LocalSettings.read(Path(path))
+    except LocalSettingsError as error:
+        return [Check("FAIL", "local settings", str(error), LOCAL_SETTINGS_FIX)], dict(environ)
+    detail = f"{len(settings.values)} values from {path}"
+    overridden = settings.overridden_by(environ)
+    if not overridden:
+        return [Check("ok", "local settings", detail)], settings.under(environ)
+    # func start warns of these too: a stale exported variable silently beats the file.
+    detail += f"; the environment overrides {', '.join(overridden)}"
+    fix = "Unset them in this shell if the file is meant to win: func start skips them too."
+    return [Check("warn", "local settings", detail, fix)], settings.under(environ)
 
 
 def report(checks: list[Check], out: TextIO) -> int:

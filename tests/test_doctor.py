@@ -184,16 +184,117 @@ def test_the_key_vault_secret_is_read_once_with_the_real_sdk(
     assert code == (0 if fault is None and secret and secret.startswith("[") else 1)
 
 
-def test_the_command_line_runs_as_a_user_would(issuer: LocalIssuer) -> None:
+def test_the_command_line_runs_as_a_user_would(issuer: LocalIssuer, tmp_path: Path) -> None:
+    # Run outside the repository, so that a developer's own local.settings.json plays no part.
     environment = {**os.environ, **auth_environ(issuer), "PYTHONPATH": str(REPO)}
-    good = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "authorizer", "doctor"], capture_output=True, text=True, cwd=REPO, env=environment
-    )
+    good = doctor_command(tmp_path, environment)
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.startswith("Entra authorizer doctor")
+    assert "local settings" not in good.stdout
     environment["ENTRA_CLIENT_ID"] = ""
-    broken = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "authorizer", "doctor"], capture_output=True, text=True, cwd=REPO, env=environment
-    )
+    broken = doctor_command(tmp_path, environment)
     assert broken.returncode == 1
     assert "ENTRA_CLIENT_ID: is required" in broken.stdout
+
+
+def test_the_command_line_applies_local_settings_as_func_start_does(issuer: LocalIssuer, tmp_path: Path) -> None:
+    settings = auth_environ(issuer)
+    (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": settings}))
+    bare = {name: value for name, value in os.environ.items() if name not in settings}
+    found = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)})
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert f"[  ok] local settings: {len(settings)} values from local.settings.json" in found.stdout
+    # An empty variable does not beat the file (Core Tools overrides only a non-empty one).
+    emptied = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO), "ENTRA_CLIENT_ID": ""})
+    assert emptied.returncode == 0, emptied.stdout
+    missing = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)}, "--settings-file", "elsewhere.json")
+    assert missing.returncode == 1
+    assert "[FAIL] local settings: elsewhere.json cannot be read" in missing.stdout
+
+
+def test_the_process_gets_local_settings_as_environment_variables_as_under_func_start(
+    issuer: LocalIssuer, vault: LocalKeyVault, tmp_path: Path
+) -> None:
+    # The managed identity endpoint (read by the Azure SDK's credential) and the app's own test CA
+    # are only in the file: both are read from the process environment, not from our settings.
+    moved = {"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+    values = {
+        **auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="2"),
+        **{name: os.environ[name] for name in moved},
+        "TEST_VAULT_CA": str(vault.ca_bundle),
+    }
+    (tmp_path / "vault_app.py").write_text(textwrap.dedent(VAULT_APP))
+    (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    bare = {name: value for name, value in os.environ.items() if name not in values}
+    found = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)}, "--app", "vault_app")
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "1 tenants in the Key Vault secret" in found.stdout
+
+
+def test_the_environment_wins_over_local_settings_only_where_it_is_not_empty(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    values = {"ENTRA_TENANT_ID": "from-file", "ENTRA_CLIENT_ID": "from-file", "ENTRA_CLOCK_SKEW_SECONDS": 120}
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": {**values, "UNSET": None}}))
+    environ = {"ENTRA_TENANT_ID": "", "ENTRA_CLIENT_ID": "exported-secret-value", "PATH": "/bin"}
+    checks, merged = doctor.local_settings(str(path), environ)
+    assert merged == {
+        "ENTRA_TENANT_ID": "from-file",
+        "ENTRA_CLIENT_ID": "exported-secret-value",
+        # Core Tools turns a number into its text.
+        "ENTRA_CLOCK_SKEW_SECONDS": "120",
+        "PATH": "/bin",
+    }
+    [check] = checks
+    assert (check.status, check.title) == ("warn", "local settings")
+    assert check.detail.endswith("the environment overrides ENTRA_CLIENT_ID")
+    # Names only, never a value.
+    assert "from-file" not in check.detail + check.fix
+    assert "exported-secret-value" not in check.detail + check.fix
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"IsEncrypted": false, "Values": {', "is not JSON (line 1"),
+        ('{"Values": {"ENTRA_TENANT_ID": "x"}}', "IsEncrypted must be false"),
+        ('{"IsEncrypted": true, "Values": {"ENTRA_TENANT_ID": "AQAAANCMnd8="}}', "IsEncrypted must be false"),
+        ('["IsEncrypted", false]', "must hold a JSON object"),
+        ('{"IsEncrypted": false, "Values": ["ENTRA_TENANT_ID"]}', "Values must be a JSON object"),
+        (
+            '{"IsEncrypted": false, "Values": {"ENTRA_AUDIENCES": ["api://a"]}}',
+            "Values.ENTRA_AUDIENCES must be a string",
+        ),
+    ],
+)
+def test_a_local_settings_file_func_start_cannot_use_fails_with_its_fix(
+    content: str, problem: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "local.settings.json"
+    path.write_text(content)
+    checks, environ = doctor.local_settings(str(path), {"PATH": "/bin"})
+    [check] = checks
+    assert check.status == "FAIL"
+    assert problem in check.detail
+    assert "local.settings.example.json" in check.fix
+    assert environ == {"PATH": "/bin"}
+
+
+def test_without_a_local_settings_file_the_environment_is_taken_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert doctor.local_settings(None, {"ENTRA_TENANT_ID": "t"}) == ([], {"ENTRA_TENANT_ID": "t"})
+    (tmp_path / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {"ENTRA_TENANT_ID": "f"}}')
+    checks, environ = doctor.local_settings(None, {})
+    assert environ == {"ENTRA_TENANT_ID": "f"}
+    assert [check.status for check in checks] == ["ok"]
+
+
+def doctor_command(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "authorizer", "doctor", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+    )
