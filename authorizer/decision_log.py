@@ -41,8 +41,8 @@ def log_decision(function: str, status: int, reason: str, trace: Trace) -> None:
     }
     # What Logger.log adds to these two calls is a search of the stack for the caller, which is
     # always this function; filters, handlers and the record factory all still apply.
-    # The mapping is passed as the args themselves, which is what LogRecord makes of (mapping,).
-    record = logger.makeRecord(logger.name, level, _FILE, _LINE, _MESSAGE, fields, None, _FUNCTION, {"auth": fields})
+    # A one-item tuple holding a mapping is how logging takes named fields: record.args is the mapping.
+    record = logger.makeRecord(logger.name, level, _FILE, _LINE, _MESSAGE, (fields,), None, _FUNCTION, {"auth": fields})
     logger.handle(record)
 
 
