@@ -95,12 +95,13 @@ def local_settings(path: str | None, environ: Mapping[str, str]) -> tuple[list[C
         return [Check("FAIL", "local settings", str(error), LOCAL_SETTINGS_FIX)], dict(environ)
     detail = f"{len(settings.values)} values from {path}"
     overridden = settings.overridden_by(environ)
-    if not overridden:
-        return [Check("ok", "local settings", detail)], settings.under(environ)
-    # func start warns of these too: a stale exported variable silently beats the file.
-    detail += f"; the environment overrides {', '.join(overridden)}"
-    fix = "Unset them in this shell if the file is meant to win: func start skips them too."
-    return [Check("warn", "local settings", detail, fix)], settings.under(environ)
+    check = Check("ok", "local settings", detail)
+    if overridden:
+        # func start warns of these too: a stale exported variable silently beats the file.
+        detail += f"; the environment overrides {', '.join(overridden)}"
+        fix = "Unset them in this shell if the file is meant to win: func start skips them too."
+        check = Check("warn", "local settings", detail, fix)
+    return [check], settings.under(environ)
 
 
 def report(checks: list[Check], out: TextIO) -> int:

@@ -63,6 +63,16 @@ def checkup(environ: dict[str, str], app: str = "function_app") -> tuple[int, st
     return code, output.getvalue()
 
 
+def doctor_command(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "authorizer", "doctor", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+    )
+
+
 def finding(text: str, title: str) -> str:
     lines = text.splitlines()
     index = next(i for i, line in enumerate(lines) if f"] {title}:" in line)
@@ -288,13 +298,3 @@ def test_without_a_local_settings_file_the_environment_is_taken_as_it_is(
     checks, environ = doctor.local_settings(None, {})
     assert environ == {"ENTRA_TENANT_ID": "f"}
     assert [check.status for check in checks] == ["ok"]
-
-
-def doctor_command(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "authorizer", "doctor", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=environment,
-    )
