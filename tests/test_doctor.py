@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,13 +64,20 @@ def checkup(environ: dict[str, str], app: str = "function_app") -> tuple[int, st
 
 
 def doctor_command(cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m authorizer doctor` run in ``cwd``, with this repository importable."""
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "authorizer", "doctor", *arguments],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=environment,
+        env={**environment, "PYTHONPATH": str(REPO)},
     )
+
+
+def environment_without(names: Iterable[str]) -> dict[str, str]:
+    """This process's environment less ``names``: settings a test puts only in local.settings.json."""
+    left_out = set(names)
+    return {name: value for name, value in os.environ.items() if name not in left_out}
 
 
 def finding(text: str, title: str) -> str:
@@ -196,7 +203,7 @@ def test_the_key_vault_secret_is_read_once_with_the_real_sdk(
 
 def test_the_command_line_runs_as_a_user_would(issuer: LocalIssuer, tmp_path: Path) -> None:
     # Run outside the repository, so that a developer's own local.settings.json plays no part.
-    environment = {**os.environ, **auth_environ(issuer), "PYTHONPATH": str(REPO)}
+    environment = {**os.environ, **auth_environ(issuer)}
     good = doctor_command(tmp_path, environment)
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.startswith("Entra authorizer doctor")
@@ -210,14 +217,14 @@ def test_the_command_line_runs_as_a_user_would(issuer: LocalIssuer, tmp_path: Pa
 def test_the_command_line_applies_local_settings_as_func_start_does(issuer: LocalIssuer, tmp_path: Path) -> None:
     settings = auth_environ(issuer)
     (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": settings}))
-    bare = {name: value for name, value in os.environ.items() if name not in settings}
-    found = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)})
+    bare = environment_without(settings)
+    found = doctor_command(tmp_path, bare)
     assert found.returncode == 0, found.stdout + found.stderr
     assert f"[  ok] local settings: {len(settings)} values from local.settings.json" in found.stdout
     # An empty variable does not beat the file (Core Tools overrides only a non-empty one).
-    emptied = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO), "ENTRA_CLIENT_ID": ""})
+    emptied = doctor_command(tmp_path, {**bare, "ENTRA_CLIENT_ID": ""})
     assert emptied.returncode == 0, emptied.stdout
-    missing = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)}, "--settings-file", "elsewhere.json")
+    missing = doctor_command(tmp_path, bare, "--settings-file", "elsewhere.json")
     assert missing.returncode == 1
     assert "[FAIL] local settings: elsewhere.json cannot be read" in missing.stdout
 
@@ -235,8 +242,7 @@ def test_the_process_gets_local_settings_as_environment_variables_as_under_func_
     }
     (tmp_path / "vault_app.py").write_text(textwrap.dedent(VAULT_APP))
     (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
-    bare = {name: value for name, value in os.environ.items() if name not in values}
-    found = doctor_command(tmp_path, {**bare, "PYTHONPATH": str(REPO)}, "--app", "vault_app")
+    found = doctor_command(tmp_path, environment_without(values), "--app", "vault_app")
     assert found.returncode == 0, found.stdout + found.stderr
     assert "1 tenants in the Key Vault secret" in found.stdout
 
