@@ -41,12 +41,13 @@ def require_auth(
 
     ``scopes``: delegated scopes (scp), any one suffices. ``roles``: app roles the signed-in
     user holds. ``app_roles``: application permissions of app-only callers. ``permissions``:
-    effective permissions under ``define_permissions``. Every kind listed must hold. With
-    none listed, any delegated caller passes; app-only callers only with ``allow_app_only``.
+    effective permissions under ``define_permissions``. Every kind listed must hold for every
+    caller it applies to. With none listed, any delegated caller passes; app-only callers only
+    with ``allow_app_only``, which is refused beside any requirement.
 
     Raises:
         TypeError: stacked in the wrong order, or a function without a request parameter.
-        ValueError: malformed requirement names.
+        ValueError: malformed requirement names, or allow_app_only beside a requirement.
         ConfigurationError: the settings are invalid (checked now, at import).
     """
     requirement = build_requirement(

@@ -205,6 +205,7 @@ def define_permissions(mapping: Mapping[str, list[str] | tuple[str, ...] | froze
     when it was applied.
 
     Raises:
+        TypeError: a bare string where a list of role names belongs.
         ValueError: a malformed scope or role name.
     """
     global _permissions

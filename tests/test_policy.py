@@ -8,6 +8,7 @@ import azure.functions as func
 import pytest
 
 import authorizer
+import authorizer.runtime
 from authorizer import Principal, require_auth
 from authorizer.policy import ScopePermissions
 from tests.conftest import ConfigureAuth, http_request
@@ -220,3 +221,48 @@ def test_a_permission_challenge_lists_the_scopes_that_imply_it(
     challenge = response.headers["WWW-Authenticate"]
     assert response.status_code == 403
     assert challenge.endswith('/Crm.ReadWrite.Team"')
+
+
+# --- allow_app_only never relaxes a listed requirement ------------------------------------------
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        {"scopes": ["Orders.Write"], "roles": ["Orders.Writer"]},
+        {"roles": ["Admin"]},
+        {"scopes": ["Orders.Read"]},
+        {"app_roles": ["Orders.Read.All"]},
+    ],
+    ids=["scopes+roles", "roles", "scopes", "app_roles"],
+)
+def test_allow_app_only_with_a_listed_requirement_is_refused_when_applied(
+    requirement: dict[str, Any], configure_auth: ConfigureAuth
+) -> None:
+    # It once admitted an app-only token without roles to every one of these.
+    with pytest.raises(ValueError, match="app_roles") as caught:
+        require_auth(allow_app_only=True, **requirement)
+    assert "allow_app_only" in str(caught.value)
+
+
+def test_an_app_only_caller_without_roles_never_passes_a_function_that_lists_requirements(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token(clock(), app_only=True)
+    statuses = []
+    for requirement in REQUIREMENTS.values():
+        if not requirement or requirement == {"allow_app_only": True}:
+            continue
+
+        @require_auth(**requirement)
+        def handler(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("ok")
+
+        statuses.append(handler(http_request(token)).status_code)
+    assert statuses == [403] * 5
+
+
+def test_define_permissions_refuses_a_bare_string_of_roles() -> None:
+    before = authorizer.runtime.permissions()
+    # {"Crm.Read.Team": "Accounts.Read.Team"} once meant the roles "A", "c", "o", ...
+    with pytest.raises(TypeError, match="list"):
+        authorizer.define_permissions({"Crm.Read.Team": "Accounts.Read.Team"})  # type: ignore[dict-item]
+    assert authorizer.runtime.permissions() is before
