@@ -9,7 +9,6 @@ from typing import Any
 import azure.functions as func
 from azure.functions.decorators.core import Trigger
 from azure.functions.decorators.function_app import FunctionBuilder
-from azure.functions.decorators.http import HttpTrigger
 
 from . import resource_metadata, runtime
 from .answers import answer_for
@@ -18,6 +17,8 @@ from .errors import TemporarilyUnavailable
 from .markers import protection_of
 from .policy import Requirement
 from .validation import expected_issuer
+
+HTTP_TRIGGER = "httptrigger"
 
 
 class UnprotectedFunctionError(TypeError):
@@ -39,9 +40,15 @@ def verify_protected(functions: Iterable[func.Function]) -> None:
         UnprotectedFunctionError: naming the first unprotected function.
     """
     for function in functions:
-        trigger: Trigger | None = function.get_trigger()
-        if isinstance(trigger, HttpTrigger):
+        if is_http_function(function):
             _refuse_unmarked(function.get_user_function(), str(function.get_function_name()))
+
+
+def is_http_function(function: func.Function) -> bool:
+    """Judged by the binding type the host reads: @app.route and generic_trigger(type="httpTrigger") alike."""
+    trigger: Trigger | None = function.get_trigger()
+    # The host compares binding types case-insensitively.
+    return trigger is not None and str(trigger.type).lower() == HTTP_TRIGGER
 
 
 class _CheckedRoutes:

@@ -328,3 +328,28 @@ def import_module_from(directory: Path, name: str, source: str) -> typing.Any:
     finally:
         sys.path.remove(str(directory))
         sys.modules.pop(name, None)
+
+
+def test_an_http_function_declared_as_a_generic_trigger_is_checked_too(tmp_path: Path, auth: ConfigureAuth) -> None:
+    # generic_trigger(type="httpTrigger") builds a GenericTrigger, not an HttpTrigger: same host binding.
+    source = """
+        import azure.functions as func
+        import authorizer
+
+        app = authorizer.FunctionApp()
+
+        @app.function_name("generic")
+        @app.generic_trigger(arg_name="req", type="httpTrigger", route="generic", methods=["GET"])
+        @app.generic_output_binding(arg_name="$return", type="http")
+        def generic(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("open to all")
+    """
+    module = import_module_from(tmp_path, "generic_trigger_app", source)
+    with pytest.raises(UnprotectedFunctionError) as caught:
+        module.app.get_functions()
+    assert "'generic'" in str(caught.value)
+    plain = import_module_from(
+        tmp_path, "generic_trigger_plain", source.replace("authorizer.FunctionApp()", "func.FunctionApp()")
+    )
+    with pytest.raises(UnprotectedFunctionError):
+        authorizer.verify_protected(plain.app.get_functions())
