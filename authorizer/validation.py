@@ -132,9 +132,10 @@ def check_claims(claims: Mapping[str, Any], expectations: Expectations, now: flo
     latest_start = now + skew
     starts = -math.inf
     for name in ("nbf", "iat"):
-        value = claims.get(name)
-        if value is None:
+        if name not in claims:
             continue
+        value = claims[name]
+        # Present means a number: "nbf": null is no more a missing claim than "nbf": "0" is (PyJWT agrees).
         if not is_number(value):
             raise InvalidClaim(f"The access token has a malformed {name} claim.")
         if value > latest_start:

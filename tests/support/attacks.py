@@ -232,6 +232,9 @@ ATTACKS: list[Case] = [
     Case("nbf-beyond-skew", lambda c: c.token(nbf=int(c.now) + SKEW + 1), TokenNotYetValid),
     Case("nbf-at-skew", lambda c: c.token(nbf=int(c.now) + SKEW), None),
     Case("nbf-string", lambda c: c.token(nbf="0"), InvalidClaim),
+    # A present claim must be a number: PyJWT refuses null, and so do we.
+    Case("nbf-null", lambda c: compact(c.header(), {**c.claims(), "nbf": None}, c.key), InvalidClaim),
+    Case("iat-null", lambda c: compact(c.header(), {**c.claims(), "iat": None}, c.key), InvalidClaim),
     Case("iat-beyond-skew", lambda c: c.token(iat=int(c.now) + SKEW + 1), TokenNotYetValid),
     Case("iat-infinite-as-huge", lambda c: c.token(iat=10**400), TokenNotYetValid),
     # Audience.
