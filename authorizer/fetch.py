@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -13,6 +15,10 @@ if TYPE_CHECKING:
 
 # Entra's metadata is about 2 KB and its JWKS about 10 KB.
 MAX_DOCUMENT_BYTES = 256 * 1024
+# A Retry-After beyond this (about 31 years) is read as this; callers bound it far lower.
+HUGE_DELAY = 1e9
+# ASCII digits only: str.isdigit also admits "²" and other scripts' digits, which float() refuses.
+_DELTA_SECONDS = re.compile(r"[0-9]+")
 
 JsonFetcher = Callable[[str], dict[str, Any]]
 
@@ -38,7 +44,7 @@ class HttpJsonFetcher:
         self._session: requests.Session | None = None
 
     def __call__(self, url: str) -> dict[str, Any]:
-        """Fetch ``url`` and return its JSON object.
+        """Fetch ``url`` and return its JSON object, all of it within the timeout.
 
         Raises:
             FetchError: on any network, status, size, timeout or JSON problem.
@@ -46,43 +52,52 @@ class HttpJsonFetcher:
         # requests costs ~50 ms to import: only processes that fetch pay it.
         import requests
 
+        from .deadline import Deadline
+
         session = self._session or self._new_session()
-        deadline = time.monotonic() + self._timeout
-        try:
-            with session.get(
-                url,
-                timeout=self._timeout,
-                stream=True,
-                allow_redirects=False,
-                verify=self._verify,
-                headers={"Accept": "application/json"},
-            ) as response:
-                if response.status_code != 200:
-                    raise FetchError(
-                        f"HTTP {response.status_code} from {url}",
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                    )
-                body = self._read_capped(response, deadline, url)
-        except requests.RequestException as error:
-            raise FetchError(f"{type(error).__name__} fetching {url}") from None
+        with Deadline(self._timeout) as deadline:
+            try:
+                remaining = deadline.remaining()
+                with session.get(
+                    url,
+                    timeout=(remaining, remaining),
+                    stream=True,
+                    allow_redirects=False,
+                    verify=self._verify,
+                    headers={"Accept": "application/json"},
+                ) as response:
+                    if response.status_code != 200:
+                        raise FetchError(
+                            f"HTTP {response.status_code} from {url}",
+                            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                        )
+                    body = self._read_capped(response, url)
+            except (requests.RequestException, http.client.HTTPException, OSError) as error:
+                # A peer that drips bytes is cut off by the deadline, whatever it was sending.
+                if deadline.expired:
+                    raise FetchError(f"response from {url} exceeded the {self._timeout} s deadline") from None
+                raise FetchError(f"{type(error).__name__} fetching {url}") from None
         return parse_json_object(body, url)
 
     def _new_session(self) -> requests.Session:
         import requests
 
-        self._session = requests.Session()
-        return self._session
+        from .deadline import DeadlineAdapter
 
-    def _read_capped(self, response: requests.Response, deadline: float, url: str) -> bytes:
+        session = requests.Session()
+        adapter = DeadlineAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session = session
+        return session
+
+    def _read_capped(self, response: requests.Response, url: str) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(chunk_size=16 * 1024):
             size += len(chunk)
             if size > self._max_bytes:
                 raise FetchError(f"response from {url} exceeds {self._max_bytes} bytes")
-            # A server that drips bytes keeps every socket read under the timeout.
-            if time.monotonic() > deadline:
-                raise FetchError(f"response from {url} exceeded the {self._timeout} s deadline")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -103,13 +118,19 @@ def parse_json_object(body: bytes, url: str) -> dict[str, Any]:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Read Retry-After as delta-seconds or an HTTP date; None when absent or unreadable."""
+    """Read Retry-After as delta-seconds or an HTTP date, never raising.
+
+    Returns a finite number of seconds, at most HUGE_DELAY, or None when absent or unreadable.
+    The value comes from a server: callers bound it further before acting on it.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        # 400 digits would parse to infinity: the length decides before any conversion.
+        return float(value) if len(value) <= 9 else HUGE_DELAY
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        seconds = parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return min(HUGE_DELAY, max(0.0, seconds))

@@ -37,8 +37,13 @@ class Fault:
     hold: bool = False
     # Serve the real document with an extra member of this many bytes.
     pad_bytes: int = 0
+    # Send the status line and headers, or the body, one byte per TRICKLE_INTERVAL: every
+    # socket read stays under any per-read timeout while the whole answer takes minutes.
+    trickle_headers: bool = False
+    trickle_body: bool = False
 
 
+TRICKLE_INTERVAL = 0.1
 STALL = Fault(stall=True)
 HOLD = Fault(hold=True)
 DROP = Fault(drop=True)
@@ -64,6 +69,8 @@ ENDPOINT_FAULTS: dict[str, Fault | None] = {
     "10-mb-body": OVERSIZE,
     "dropped-connection": DROP,
     "padded-valid-document": Fault(pad_bytes=300 * 1024),
+    "trickled-headers": Fault(trickle_headers=True),
+    "trickled-body": Fault(trickle_body=True),
 }
 
 
@@ -90,6 +97,10 @@ class LocalIssuer:
         self.counts: Counter[str] = Counter()
         self.paths: list[str] = []
         self.faults: dict[str, Fault] = {}
+        # The issuer the JWKS names for a key, by kid (Entra's keys carry one; ours by default none).
+        self.key_issuers: dict[str, str] = {}
+        # Where the v2 metadata says tokens come from, when not this server itself.
+        self.metadata_issuer_base: str | None = None
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -129,7 +140,11 @@ class LocalIssuer:
 
     def jwks(self) -> dict[str, Any]:
         with self._lock:
-            return {"keys": [key.public_jwk for key in self.keys]}
+            keys = [key.public_jwk for key in self.keys]
+            for jwk in keys:
+                if jwk["kid"] in self.key_issuers:
+                    jwk["issuer"] = self.key_issuers[jwk["kid"]]
+            return {"keys": keys}
 
     # --- faults and counts --------------------------------------------------------------------
     def fault(self, kind: str, fault: Fault | None) -> None:
@@ -168,7 +183,7 @@ class LocalIssuer:
         placeholder = "{tenantid}" if tenant in MULTI_TENANT_SEGMENTS else tenant
         if kind == "metadata-v2":
             return {
-                "issuer": v2_issuer(self.base_url, placeholder),
+                "issuer": v2_issuer(self.metadata_issuer_base or self.base_url, placeholder),
                 "jwks_uri": f"{self.base_url}/{tenant}/discovery/v2.0/keys",
                 "authorization_endpoint": f"{self.base_url}/{tenant}/oauth2/v2.0/authorize",
                 "token_endpoint": f"{self.base_url}/{tenant}/oauth2/v2.0/token",
@@ -225,7 +240,25 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.pad_bytes:
                 document["padding"] = "x" * fault.pad_bytes
             body = json.dumps(document).encode()
+            if fault is not None and (fault.trickle_headers or fault.trickle_body):
+                self._trickle(fault, body)
+                return
             self._send(200, body, "application/json", {})
+
+        def _trickle(self, fault: Fault, body: bytes) -> None:
+            self.close_connection = True
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            for part, slowly in ((head.encode(), fault.trickle_headers), (body, fault.trickle_body)):
+                chunks = [part[index : index + 1] for index in range(len(part))] if slowly else [part]
+                for chunk in chunks:
+                    try:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    # Released (healed or stopped): stop dripping.
+                    if slowly and issuer._release.wait(TRICKLE_INTERVAL):
+                        return
 
         def _send(self, code: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
             self.answer(code, body, {"Content-Type": content_type, **headers})
