@@ -7,6 +7,7 @@ its import cost (about half a second).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -85,14 +86,15 @@ class KeyVaultSecretReader:
             test_only = {}
             if self._trust is not None:
                 test_only = {"connection_verify": self._trust.ca_bundle, "verify_challenge_resource": False}
+            # One refresh is one bounded attempt: our refresh loop backs off and honours Retry-After.
+            # The credential's own token request is bounded the same way, or a slow identity
+            # endpoint would hold the caller however short KEY_VAULT_TIMEOUT_SECONDS is.
+            bounded = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
             self._client = SecretClient(
                 self._settings.vault_url,
                 # Managed identity in Azure (AZURE_CLIENT_ID picks a user-assigned one); CLI or env locally.
-                DefaultAzureCredential(),
-                # One refresh is one bounded attempt: our refresh loop backs off and honours Retry-After.
-                retry_total=0,
-                connection_timeout=timeout,
-                read_timeout=timeout,
+                DefaultAzureCredential(process_timeout=max(1, math.ceil(timeout)), **bounded),
+                **bounded,
                 **test_only,
             )
         return self._client
