@@ -14,7 +14,15 @@ from .refresh import Clock
 from .settings import AuthSettings
 from .tenants import TenantPolicy
 from .token_cache import TokenCache, ValidatedToken, entry_size, token_digest
-from .validation import Expectations, check_claims, check_header, check_issuer, decode_claims, verify_signature
+from .validation import (
+    Expectations,
+    check_claims,
+    check_header,
+    check_issuer,
+    check_key_issuer,
+    decode_claims,
+    verify_signature,
+)
 
 
 @dataclass(slots=True)
@@ -92,24 +100,48 @@ class Authenticator:
         """
         token = bearer_token(authorization)
         now = self._clock()
-        digest = b""
-        if self.cache.enabled:
-            digest = token_digest(token)
-            cached = self.cache.get(digest, now)
-            if cached is not None:
-                # Served only while its signing key is still the one published under its kid.
-                if self.authority.keys.current(allow_io=allow_io).get(cached.kid) is cached.key:
-                    principal = cached.principal
-                    trace.kid, trace.claims = cached.kid, principal.claims
-                    # The tenant list may have changed since: checked on every presentation.
-                    self.tenants.check(principal.tid, allow_io=allow_io)
-                    return principal
-                self.cache.discard(digest)
+        digest = token_digest(token) if self.cache.enabled else b""
+        verified = self._cached(digest, now, allow_io, trace) if digest else None
+        fresh = verified is None
+        if verified is None:
+            verified = self._verify(token, now, allow_io, trace)
+        # The tenant list is not part of a token's verification: checked on every presentation.
+        self.tenants.check(verified.principal.tid, allow_io=allow_io)
+        # Only admitted tokens are kept: a stream of authentic tokens of a refused tenant cannot
+        # push the callers we serve out of the cache.
+        if fresh and digest:
+            self.cache.put(digest, verified)
+        return verified.principal
+
+    def _cached(self, digest: bytes, now: float, allow_io: bool, trace: Trace) -> ValidatedToken | None:
+        """The cached outcome of full validation, while everything it was derived from still holds."""
+        # The cache checks the time window; the key and the issuer template are checked here.
+        cached = self.cache.get(digest, now)
+        if cached is None:
+            return None
+        if not self._still_derivable(cached, allow_io):
+            self.cache.discard(digest)
+            return None
+        trace.kid, trace.claims = cached.kid, cached.principal.claims
+        return cached
+
+    def _still_derivable(self, entry: ValidatedToken, allow_io: bool) -> bool:
+        """Whether validating the token now would read the same key and the same issuer template.
+
+        These, the token, the settings and the time are all that ``_verify`` reads, so an entry
+        that passes here is what ``_verify`` would return: the cache is not a second validator.
+        """
+        authority = self.authority
+        if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
+            return False
+        return authority.issuer_template(entry.principal.token_version, allow_io=allow_io) == entry.issuer_template
+
+    def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
         jws = parse(token)
         trace.kid = kid = check_header(jws)
         key = self.authority.keys.key_for(kid, allow_io=allow_io)
         try:
-            verify_signature(jws, key)
+            verify_signature(jws, key.public_key)
         except BadSignature:
             # Graph tokens carry a nonce header and verify for no one but Graph: say what went wrong.
             if "nonce" in jws.header:
@@ -119,13 +151,14 @@ class Authenticator:
         claims = decode_claims(jws)
         trace.claims = claims
         facts = check_claims(claims, self._expectations, now)
-        check_issuer(claims, facts, self.authority.issuer_template(facts.version, allow_io=allow_io))
+        template = self.authority.issuer_template(facts.version, allow_io=allow_io)
+        check_issuer(claims, facts, template)
+        if key.issuer is not None:
+            check_key_issuer(claims, facts, key.issuer, self.authority.issuer_template("2.0", allow_io=allow_io))
         principal = Principal.from_claims(claims)
-        self.tenants.check(facts.tenant_id, allow_io=allow_io)
-        if digest:
-            entry = ValidatedToken(principal, kid, key, facts.valid_from, facts.valid_until, entry_size(jws.payload))
-            self.cache.put(digest, entry)
-        return principal
+        return ValidatedToken(
+            principal, kid, key, template, facts.valid_from, facts.valid_until, entry_size(jws.payload)
+        )
 
 
 def _text(value: object) -> str | None:

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import KeysUnavailable
 from .fetch import FetchError, JsonFetcher
-from .keys import SigningKeys, parse_jwks
+from .keys import SigningKeys, VerificationKey, parse_jwks
 from .refresh import Clock, RefreshingValue, RefreshPolicy, Spawn, Unavailable, spawn_daemon
 from .settings import AuthSettings, is_loopback_host
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from .validation import TENANT_PLACEHOLDER
 
 # Entra's metadata for many tenants: its issuer carries a {tenantid} placeholder.
 MULTI_TENANT_AUTHORITY = "organizations"
+# The longest pause a key or metadata server may impose, in unknown-kid cooldowns.
+KEY_DELAY_COOLDOWNS = 2
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderMetadata:
     issuer: str
     jwks_uri: str
+    # The issuer with {tenantid} where the tenant goes; the same as issuer for a multi-tenant document.
+    issuer_template: str
+
+
+def tenant_template(issuer: str, tenant_id: str) -> str:
+    """The issuer of a tenant's own metadata, with {tenantid} where that tenant's id stands.
+
+    A single-tenant app reads its home tenant's metadata, whose issuer names the home tenant only.
+    Judged against this template, an authentic token of another tenant (its issuer naming its own
+    tenant) reaches the tenant policy and its 403, instead of a 401 that sends MSAL.js into a login
+    loop. For the home tenant it resolves to the document's issuer, character for character.
+    """
+    if TENANT_PLACEHOLDER in issuer or tenant_id not in issuer:
+        return issuer
+    return issuer.replace(tenant_id, TENANT_PLACEHOLDER)
 
 
 def metadata_url(instance: str, tenant: str, version: str) -> str:
@@ -50,7 +64,7 @@ def parse_metadata(document: Mapping[str, Any], url: str) -> ProviderMetadata:
     # Keys over plain http could be swapped by anyone on the path.
     if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))):
         raise FetchError(f"metadata at {url} names a jwks_uri that is not https")
-    return ProviderMetadata(issuer=issuer, jwks_uri=jwks_uri)
+    return ProviderMetadata(issuer=issuer, jwks_uri=jwks_uri, issuer_template=issuer)
 
 
 class Authority:
@@ -68,10 +82,16 @@ class Authority:
     ) -> None:
         self._fetch = fetch
         tenant = MULTI_TENANT_AUTHORITY if multi_tenant else settings.tenant_id
+        self._home_tenant = settings.tenant_id
+        cooldown = settings.unknown_kid_cooldown_seconds
         policy = RefreshPolicy(
             lifetime=settings.metadata_refresh_seconds,
             retry_interval=settings.fetch_retry_seconds,
-            cooldown=settings.unknown_kid_cooldown_seconds,
+            cooldown=cooldown,
+            # A server's Retry-After of a year must not keep a rotated key out for a year.
+            max_server_delay=KEY_DELAY_COOLDOWNS * cooldown,
+            # A key fetch may first fetch the metadata: two deadlines, and a little slack.
+            wait_timeout=2 * settings.fetch_timeout_seconds + 1,
         )
         rng = rng or random.Random()  # noqa: S311 - jitter spreads load; it guards no secret
         self.metadata_urls = {version: metadata_url(settings.instance, tenant, version) for version in ("2.0", "1.0")}
@@ -87,7 +107,7 @@ class Authority:
             for version in ("2.0", "1.0")
         }
         # Entra signs v1 and v2 tokens with one key set; we read it where v2 metadata points.
-        self.key_set: RefreshingValue[dict[str, RSAPublicKey]] = RefreshingValue(
+        self.key_set: RefreshingValue[dict[str, VerificationKey]] = RefreshingValue(
             "signing keys", self._load_keys, policy, clock, rng, spawn
         )
         self.keys = SigningKeys(self.key_set)
@@ -104,19 +124,20 @@ class Authority:
             WouldBlock: when ``allow_io`` is False and I/O is needed.
         """
         try:
-            return self.metadata[version].get(allow_io=allow_io).issuer
+            return self.metadata[version].get(allow_io=allow_io).issuer_template
         except Unavailable as error:
-            raise KeysUnavailable(math.ceil(error.retry_after)) from None
+            raise KeysUnavailable(error.retry_after) from None
 
     def _metadata_loader(self, url: str) -> Callable[[], ProviderMetadata]:
         def load() -> ProviderMetadata:
-            return parse_metadata(self._fetch(url), url)
+            metadata = parse_metadata(self._fetch(url), url)
+            return replace(metadata, issuer_template=tenant_template(metadata.issuer, self._home_tenant))
 
         return load
 
-    def _load_keys(self) -> dict[str, RSAPublicKey]:
+    def _load_keys(self) -> dict[str, VerificationKey]:
         try:
             metadata = self.metadata["2.0"].get()
         except Unavailable as error:
             raise FetchError(str(error), retry_after=error.retry_after) from None
-        return parse_jwks(self._fetch(metadata.jwks_uri))
+        return parse_jwks(self._fetch(metadata.jwks_uri), previous=self.key_set.value)

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import KeysUnavailable, UnknownSigningKey
 from .fetch import FetchError
-from .refresh import RefreshingValue, Unavailable
+from .refresh import Forced, RefreshingValue, Unavailable
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 MIN_RSA_BITS = 2048
+# A refresh under way ends within the fetch deadline: a client may try again soon.
+PENDING_RETRY_AFTER = 1
 
-KeySet = Mapping[str, "RSAPublicKey"]
+
+class VerificationKey(NamedTuple):
+    """One signing key of the JWKS, and the issuer the JWKS names for it (Entra's keys carry one)."""
+
+    public_key: RSAPublicKey
+    # With {tenantid} for multi-tenant keys; None when the JWKS names no issuer.
+    issuer: str | None
 
 
-def parse_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
+KeySet = Mapping[str, VerificationKey]
+
+
+def parse_jwks(document: Mapping[str, Any], previous: KeySet | None = None) -> dict[str, VerificationKey]:
     """Keep the RSA signature-verification keys of a JWKS, by kid.
 
     Keys of another type or use, with private parts, shorter than 2048 bits, or whose
-    kid appears twice are left out.
+    kid appears twice are left out. A key identical to one in ``previous`` (same kid, key
+    material and issuer) is that same object, so that what was verified with it stays cached.
 
     Raises:
         FetchError: the document has no usable key at all (so the last good set stays).
@@ -30,22 +41,36 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
     entries = document.get("keys")
     if not isinstance(entries, list):
         raise FetchError("JWKS has no keys array")
-    found: dict[str, RSAPublicKey] = {}
+    found: dict[str, VerificationKey] = {}
     ambiguous: set[str] = set()
     for entry in entries:
-        key = _signing_key(entry)
-        if key is None:
+        public_key = _signing_key(entry)
+        if public_key is None:
             continue
         kid = entry["kid"]
+        issuer = entry.get("issuer")
+        key = VerificationKey(public_key, issuer if isinstance(issuer, str) and issuer else None)
         # Two keys under one kid: we cannot know which one the issuer means, so trust neither.
         if kid in found or kid in ambiguous:
             found.pop(kid, None)
             ambiguous.add(kid)
             continue
-        found[kid] = key
+        found[kid] = _same_as_before(kid, key, previous)
     if not found:
         raise FetchError("JWKS holds no usable RSA signing key")
     return found
+
+
+def _same_as_before(kid: str, key: VerificationKey, previous: KeySet | None) -> VerificationKey:
+    # Compared once per refresh, so that the per-request check can stay an identity test.
+    known = previous.get(kid) if previous is not None else None
+    if (
+        known is not None
+        and known.issuer == key.issuer
+        and known.public_key.public_numbers() == key.public_key.public_numbers()
+    ):
+        return known
+    return key
 
 
 def _signing_key(entry: object) -> RSAPublicKey | None:
@@ -82,7 +107,7 @@ def _signing_key(entry: object) -> RSAPublicKey | None:
 class SigningKeys:
     """Finds the key for a kid, refreshing inline (within the cooldown) on an unknown one."""
 
-    def __init__(self, key_set: RefreshingValue[dict[str, RSAPublicKey]]) -> None:
+    def __init__(self, key_set: RefreshingValue[dict[str, VerificationKey]]) -> None:
         self.key_set = key_set
 
     def current(self, *, allow_io: bool) -> KeySet:
@@ -95,26 +120,28 @@ class SigningKeys:
         try:
             return self.key_set.get(allow_io=allow_io)
         except Unavailable as error:
-            raise KeysUnavailable(math.ceil(error.retry_after)) from None
+            raise KeysUnavailable(error.retry_after) from None
 
-    def key_for(self, kid: str, *, allow_io: bool) -> RSAPublicKey:
+    def key_for(self, kid: str, *, allow_io: bool) -> VerificationKey:
         """Return the verification key named by ``kid``.
 
         Raises:
             UnknownSigningKey: no such key, even after a permitted refresh.
-            KeysUnavailable: no keys can be had, or a rollover cannot be ruled out
-                because the last refresh failed.
+            KeysUnavailable: no keys can be had, or a rollover cannot be ruled out because
+                a refresh is under way or the last one failed.
             WouldBlock: when ``allow_io`` is False and I/O is needed.
         """
         key = self.current(allow_io=allow_io).get(kid)
         if key is not None:
             return key
         # A legitimate rollover: the first token signed with the new key succeeds.
-        self.key_set.refresh(allow_io=allow_io)
-        current = self.key_set.value or {}
-        key = current.get(kid)
+        forced = self.key_set.refresh(allow_io=allow_io)
+        key = (self.key_set.value or {}).get(kid)
         if key is not None:
             return key
+        # Not known yet (a fetch under way) or not knowable (the last one failed): it may be a rollover.
+        if forced is Forced.PENDING:
+            raise KeysUnavailable(PENDING_RETRY_AFTER)
         if self.key_set.last_attempt_failed:
-            raise KeysUnavailable()
+            raise KeysUnavailable(self.key_set.retry_after())
         raise UnknownSigningKey()

@@ -1,8 +1,10 @@
 """A value fetched over the network, shared by every invocation of a warm instance.
 
 One mechanism serves the metadata documents, the signing keys and the tenant list:
-single flight, a jittered lifetime, stale-while-revalidate, a back-off after failures,
-and the last good value kept for as long as nothing better arrives.
+single flight, a jittered lifetime, stale-while-revalidate, a back-off after failures that a
+server may lengthen only up to a ceiling, and the last good value kept for as long as nothing
+better arrives (or, with a maximum staleness, until then). Every outcome is a return value or
+Unavailable; every duration runs on the injected monotonic clock.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Generic, TypeVar
 
-from .fetch import FetchError
+from .fetch import HUGE_DELAY, FetchError
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -29,23 +32,42 @@ class WouldBlock(Exception):
 
 
 class Unavailable(Exception):
-    """No value has ever been fetched and none can be had now."""
+    """No value worth serving can be had now; ``retry_after`` is whole seconds, at least 1."""
 
     def __init__(self, retry_after: float, reason: str) -> None:
         super().__init__(reason)
-        self.retry_after = retry_after
+        self.retry_after = whole_seconds(retry_after)
+
+
+def whole_seconds(delay: float) -> int:
+    """A delay as a Retry-After value: whole seconds, at least 1, never unbounded."""
+    return max(1, math.ceil(min(delay, HUGE_DELAY)))
+
+
+class Forced(Enum):
+    """What a refresh asked for by a caller (an unknown kid, say) came to."""
+
+    # A fetch ran, or one under way was joined, and has finished: the value is as current as it gets.
+    FETCHED = "fetched"
+    # Cooldown or back-off says no, and nothing is under way: the value in hand is the answer.
+    DECLINED = "declined"
+    # A fetch is under way that this caller may not wait for, or waited for too long: no answer yet.
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
 class RefreshPolicy:
-    """Timing of one refreshing value, in seconds."""
+    """Timing of one refreshing value, in seconds (durations, on a monotonic clock)."""
 
     lifetime: float
     retry_interval: float
     # Minimum gap between refreshes forced by callers (an unknown kid, say).
     cooldown: float
+    # Ceiling on a server's Retry-After: a server may slow our retries, never stop them.
+    max_server_delay: float
     jitter: float = 0.1
-    # Past this age a stale value is no longer served while a refresh runs: callers wait.
+    # Past this age the value is no longer served at all: callers wait for a fetch, or are told
+    # to retry when it fails. None: the last good value serves for as long as fetches fail.
     max_stale: float | None = None
     # Bound on how long a caller waits for someone else's fetch.
     wait_timeout: float = 30.0
@@ -106,34 +128,31 @@ class RefreshingValue(Generic[T]):
             return value
         return self._get_slow(allow_io)
 
-    def refresh(self, *, allow_io: bool = True) -> bool:
+    def refresh(self, *, allow_io: bool = True) -> Forced:
         """Refresh now, for a caller that saw something the value should contain.
 
-        At most once per cooldown and never inside a back-off, so a flood of invented
-        key ids costs one fetch. Returns True when a fetch ran (or was joined).
+        At most once per cooldown and never inside a back-off, so a flood of invented key ids
+        costs one fetch; and only the caller the cooldown lets through ever waits for it, so
+        invented key ids never hold a thread while a fetch is under way.
 
         Raises:
-            WouldBlock: ``allow_io`` is False and a fetch would have to be waited for.
+            WouldBlock: ``allow_io`` is False and this caller would fetch or wait.
         """
         with self._changed:
             now = self._clock()
-            if not self._in_flight:
-                if now - self._last_forced_at < self._policy.cooldown or now < self._next_attempt_at:
-                    return False
-                if not allow_io:
-                    raise WouldBlock()
-                self._last_forced_at = now
+            if now - self._last_forced_at < self._policy.cooldown or now < self._next_attempt_at:
+                return Forced.PENDING if self._in_flight else Forced.DECLINED
+            if not allow_io:
+                raise WouldBlock()
+            self._last_forced_at = now
+            fetch_here = not self._in_flight
+            if fetch_here:
                 self._begin()
-                fetch_here = True
-            else:
-                if not allow_io:
-                    raise WouldBlock()
-                fetch_here = False
         if fetch_here:
             self._fetch_and_publish()
-        else:
-            self._wait_for_flight()
-        return True
+        elif not self._wait_for_flight():
+            return Forced.PENDING
+        return Forced.FETCHED
 
     def load_once(self) -> T:
         """Run the loader once, outside the cache (for diagnostics).
@@ -159,32 +178,39 @@ class RefreshingValue(Generic[T]):
     def _get_slow(self, allow_io: bool) -> T:
         with self._changed:
             now = self._clock()
-            value = self._value
+            value = self._servable(now)
             if value is not None:
                 if now < self._fresh_until:
                     return value
-                max_stale = self._policy.max_stale
-                if max_stale is None or now - self._fetched_at < max_stale:
-                    # Stale while revalidate: this caller is answered now, a refresh runs behind it.
-                    if not self._in_flight and now >= self._next_attempt_at:
-                        self._begin()
-                        self._spawn(self._fetch_and_publish)
-                    return value
-            elif now < self._next_attempt_at and not self._in_flight:
+                # Stale while revalidate: this caller is answered now, a refresh runs behind it.
+                if not self._in_flight and now >= self._next_attempt_at:
+                    self._begin()
+                    self._spawn(self._fetch_and_publish)
+                return value
+            if now < self._next_attempt_at and not self._in_flight:
                 raise Unavailable(self._next_attempt_at - now, f"{self.name}: backing off after a failure")
             if not allow_io:
                 raise WouldBlock()
-            fetch_here = not self._in_flight and now >= self._next_attempt_at
+            fetch_here = not self._in_flight
             if fetch_here:
                 self._begin()
         if fetch_here:
             self._fetch_and_publish()
-        else:
-            self._wait_for_flight()
-        value = self._value
-        if value is None:
-            raise Unavailable(self._retry_after(), f"{self.name}: unavailable")
-        return value
+        elif not self._wait_for_flight():
+            raise Unavailable(self._policy.retry_interval, f"{self.name}: fetch still under way")
+        with self._changed:
+            now = self._clock()
+            value = self._servable(now)
+            if value is None:
+                raise Unavailable(self._next_attempt_at - now, f"{self.name}: unavailable")
+            return value
+
+    def _servable(self, now: float) -> T | None:
+        """The last good value, unless it is older than the policy lets it be served."""
+        max_stale = self._policy.max_stale
+        if max_stale is not None and now - self._fetched_at >= max_stale:
+            return None
+        return self._value
 
     def _begin(self) -> None:
         self._in_flight = True
@@ -215,22 +241,25 @@ class RefreshingValue(Generic[T]):
                     logger.info("%s: refreshed again after failures", self.name)
                 self._last_failed = False
             else:
-                wait = max(self._policy.retry_interval, retry_hint or 0.0)
+                # The server may ask for a longer pause than ours, up to our ceiling and no further.
+                server_delay = min(retry_hint or 0.0, self._policy.max_server_delay)
+                wait = max(self._policy.retry_interval, server_delay)
                 self._next_attempt_at = now + wait
                 self._last_failed = True
                 logger.warning(
                     "%s: refresh failed (%s); %s; next attempt in %.0f s",
                     self.name,
                     failure,
-                    "serving the last good value" if self._value is not None else "no value yet",
+                    "serving the last good value" if self._servable(now) is not None else "no value to serve",
                     wait,
                 )
             self._changed.notify_all()
 
-    def _wait_for_flight(self) -> None:
+    def _wait_for_flight(self) -> bool:
+        """Wait for the fetch under way; False when it outlasted the wait timeout."""
         with self._changed:
-            if not self._changed.wait_for(lambda: not self._in_flight, self._policy.wait_timeout):
-                raise Unavailable(self._policy.retry_interval, f"{self.name}: fetch still under way")
+            return self._changed.wait_for(lambda: not self._in_flight, self._policy.wait_timeout)
 
-    def _retry_after(self) -> float:
-        return max(1.0, self._next_attempt_at - self._clock())
+    def retry_after(self) -> int:
+        """Whole seconds until the next attempt may run, at least 1."""
+        return whole_seconds(self._next_attempt_at - self._clock())

@@ -27,13 +27,18 @@ from .tenants import StaticTenantPolicy, TenantPolicy
 
 @dataclass(frozen=True)
 class TenantPolicyContext:
-    """What a tenant policy factory may use: the settings, the app settings it reads, time."""
+    """What a tenant policy factory may use: the settings, the app settings it reads, time.
+
+    ``clock`` is wall-clock time; ``monotonic`` is for durations (lifetimes, back-offs), which a
+    step of the wall clock must not stretch.
+    """
 
     settings: AuthSettings
     environ: Mapping[str, str]
     clock: Clock
     spawn: Spawn
     rng: random.Random
+    monotonic: Clock = time.monotonic
 
 
 TenantPolicyFactory = Callable[[TenantPolicyContext], TenantPolicy]
@@ -49,7 +54,10 @@ class Wiring:
     """Where settings, time and documents come from; defaults are the production ones."""
 
     environ: Mapping[str, str] | None = None
+    # Wall-clock time, for token lifetimes (exp, nbf, iat).
     clock: Clock = time.time
+    # Durations of caches and back-offs: a wall-clock step backwards must not stretch them.
+    monotonic: Clock = time.monotonic
     fetcher: Callable[[AuthSettings], JsonFetcher] | None = None
     tenant_policy: TenantPolicyFactory = static_tenant_policy
     spawn: Spawn = spawn_daemon
@@ -101,13 +109,15 @@ def _build() -> Runtime:
     with _lock:
         if _runtime is None:
             wiring = _wiring
-            context = TenantPolicyContext(loaded, _environ(), wiring.clock, wiring.spawn, wiring.rng)
+            context = TenantPolicyContext(
+                loaded, _environ(), wiring.clock, wiring.spawn, wiring.rng, monotonic=wiring.monotonic
+            )
             tenants = wiring.tenant_policy(context)
             fetch = (wiring.fetcher or _http_fetcher)(loaded)
             authority = Authority(
                 loaded,
                 fetch,
-                wiring.clock,
+                wiring.monotonic,
                 multi_tenant=tenants.accepts_other_tenants,
                 rng=wiring.rng,
                 spawn=wiring.spawn,
@@ -161,6 +171,7 @@ def configure(
     *,
     environ: Mapping[str, str] | None = KEEP,
     clock: Clock | None = KEEP,
+    monotonic: Clock | None = KEEP,
     fetcher: Callable[[AuthSettings], JsonFetcher] | None = KEEP,
     tenant_policy: TenantPolicyFactory | None = KEEP,
     spawn: Spawn | None = KEEP,
@@ -175,6 +186,7 @@ def configure(
     given = {
         "environ": environ,
         "clock": clock,
+        "monotonic": monotonic,
         "fetcher": fetcher,
         "tenant_policy": tenant_policy,
         "spawn": spawn,

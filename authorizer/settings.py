@@ -112,7 +112,8 @@ def parse_guid_list(raw: str) -> list[str]:
     if text.startswith("["):
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: a deeply nested value is no more a list of tenants than broken JSON is.
             raise ValueError("is not a valid JSON array") from None
         entries = parsed if isinstance(parsed, list) else [parsed]
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -69,7 +68,7 @@ class RefreshingTenantPolicy:
             allowed = self.fetched.get(allow_io=allow_io)
         except Unavailable as error:
             # Never "let everyone in" and never "bad token": the caller must retry.
-            raise TenantListUnavailable(math.ceil(error.retry_after)) from None
+            raise TenantListUnavailable(error.retry_after) from None
         if tenant_id not in allowed:
             raise TenantNotAllowed()
 

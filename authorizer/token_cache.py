@@ -1,9 +1,10 @@
 """Tokens already validated: a repeat presentation skips parsing and the RSA verify.
 
 Keyed by a SHA-256 digest (the cache never holds a token), bounded in entries and estimated bytes,
-and never serving a token outside the window in which full validation would accept it. What may
-change between two presentations (the key set, the tenant list, the function's policy) is
-checked again by the caller on every hit.
+and never serving a token outside the window in which full validation would accept it. An entry
+records what its verification depended on besides the token and the time (the key and the issuer
+template), so the caller can tell whether it still holds; the tenant list and the function's
+policy are not part of it and are checked on every presentation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .principal import Principal
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from .keys import VerificationKey
 
 # A claim set costs its JSON several times over once it is Python objects.
 _BYTES_PER_PAYLOAD_CHARACTER = 4
@@ -24,9 +25,14 @@ _ENTRY_OVERHEAD_BYTES = 600
 
 
 class ValidatedToken(NamedTuple):
+    """The outcome of full validation, with the inputs it was derived from."""
+
     principal: Principal
     kid: str
-    key: RSAPublicKey
+    # The JWKS entry that verified the signature (and whose issuer, if any, was checked).
+    key: VerificationKey
+    # The metadata issuer the token's issuer was compared with, for its version.
+    issuer_template: str
     # The instants between which full validation, with the skew, would accept the token.
     valid_from: float
     valid_until: float

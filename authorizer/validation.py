@@ -30,6 +30,8 @@ from .settings import GUID
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+    from .keys import VerificationKey
+
 ALGORITHM = "RS256"
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 TENANT_PLACEHOLDER = "{tenantid}"
@@ -176,6 +178,23 @@ def expected_issuer(template: str, tenant_id: str) -> str:
     return template.replace(TENANT_PLACEHOLDER, tenant_id)
 
 
+def check_key_issuer(claims: Mapping[str, Any], facts: TokenFacts, key_issuer: str | None, v2_template: str) -> None:
+    """Where the JWKS names an issuer for the signing key, the token's must be it (as Microsoft's validators do).
+
+    Call after ``check_issuer``. A v1 token carries the v1 spelling of its issuer, which a key's
+    (v2) issuer never matches: the v2 issuer of the same tenant stands in for it.
+
+    Raises:
+        InvalidIssuer: the key was published for another issuer (another cloud or tenant, say).
+    """
+    if key_issuer is None:
+        return
+    tenant = facts.tenant_id
+    # A key published for one tenant or cloud must not vouch for tokens of another.
+    if expected_issuer(key_issuer, tenant) not in (claims.get("iss"), expected_issuer(v2_template, tenant)):
+        raise InvalidIssuer()
+
+
 def check_issuer(claims: Mapping[str, Any], facts: TokenFacts, issuer_template: str) -> None:
     """Compare iss exactly with the metadata issuer for the token's own tenant.
 
@@ -189,7 +208,7 @@ def check_issuer(claims: Mapping[str, Any], facts: TokenFacts, issuer_template: 
 
 def validate(
     token: str,
-    keys: Mapping[str, RSAPublicKey],
+    keys: Mapping[str, VerificationKey],
     expectations: Expectations,
     issuer_templates: Mapping[str, str],
     now: float,
@@ -205,11 +224,12 @@ def validate(
     key = keys.get(check_header(jws))
     if key is None:
         raise UnknownSigningKey()
-    verify_signature(jws, key)
+    verify_signature(jws, key.public_key)
     claims = decode_claims(jws)
     facts = check_claims(claims, expectations, now)
     template = issuer_templates.get(facts.version)
     if template is None:
         raise InvalidIssuer()
     check_issuer(claims, facts, template)
+    check_key_issuer(claims, facts, key.issuer, issuer_templates.get("2.0", template))
     return claims

@@ -30,6 +30,9 @@ def tenant_policy(context: TenantPolicyContext, *, local_vault_trust: LocalVault
     def load() -> frozenset[str]:
         raw = read_secret()
         try:
+            # An empty value is a mistake, not "no partners": that is written [].
+            if not raw.strip():
+                raise ValueError("is empty")
             return frozenset(parse_guid_list(raw))
         except ValueError as problem:
             # A typo must not silently drop tenants: refuse the whole value, keep the last good list.
@@ -43,10 +46,14 @@ def tenant_policy(context: TenantPolicyContext, *, local_vault_trust: LocalVault
             lifetime=vault.refresh_seconds,
             retry_interval=context.settings.fetch_retry_seconds,
             cooldown=vault.refresh_seconds,
+            # The vault may slow our reads to one per refresh period, never longer.
+            max_server_delay=vault.refresh_seconds,
+            # Past the maximum age the list is not served: partner tenants get 503 until a read succeeds.
             max_stale=vault.max_age_seconds,
-            wait_timeout=2 * vault.timeout_seconds + 5,
+            # A read is at most three bounded requests: the challenge, the identity's token, the secret.
+            wait_timeout=3 * vault.timeout_seconds + 1,
         ),
-        context.clock,
+        context.monotonic,
         context.rng,
         context.spawn,
     )

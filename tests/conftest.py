@@ -52,11 +52,11 @@ def configure_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[ConfigureA
     """Point the authorizer at the local issuer and the fake clock; restore defaults after."""
 
     def apply(**overrides: str) -> None:
-        authorizer.configure(environ=auth_environ(issuer, **overrides), clock=clock)
+        authorizer.configure(environ=auth_environ(issuer, **overrides), clock=clock, monotonic=clock)
 
     apply()
     yield apply
-    authorizer.configure(environ=None, clock=None)
+    authorizer.configure(environ=None, clock=None, monotonic=None)
 
 
 # Credentials DefaultAzureCredential would try before managed identity: none may apply here.
@@ -100,7 +100,7 @@ def configure_vault(
         environ = auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="0.5", **overrides)
         # The test-only trust of the local CA, passed explicitly: no app setting reaches it.
         factory = functools.partial(tenant_policy, local_vault_trust=LocalVaultTrust(str(vault.ca_bundle)))
-        authorizer.configure(environ=environ, clock=clock, tenant_policy=factory)
+        authorizer.configure(environ=environ, clock=clock, monotonic=clock, tenant_policy=factory)
 
     apply()
     yield apply

@@ -192,3 +192,23 @@ def test_the_descriptions_are_fixed_sentences() -> None:
     # Every description is a constant of its error class, so none can carry request data.
     for error in [TenantNotAllowed(), *[case.expected() for case in ATTACKS if case.expected is not None]]:
         assert FIXED_SENTENCE.fullmatch(error.description), error.description
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_a_foreign_tenant_in_a_single_tenant_app_gets_403_tenant_not_allowed_never_401(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock, version: str
+) -> None:
+    # No ENTRA_ALLOWED_TENANTS: the home tenant's metadata, whose issuer names the home tenant only.
+    @require_auth()
+    def protected(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    assert protected(http_request(issuer.token(clock(), version=version))).status_code == 200
+    # Authentic, with the issuer of its own tenant: once 401 invalid_token, which loops MSAL.js.
+    response = protected(http_request(issuer.token(clock(), tenant=STRANGER_TENANT, version=version)))
+    assert response.status_code == 403
+    assert assert_common_headers(response)["error"] == "tenant_not_allowed"
+    # An issuer that does not belong to the token's own tenant is still an invalid token.
+    home_issuer = issuer.claims(clock(), version=version)["iss"]
+    mismatched = issuer.token(clock(), tenant=STRANGER_TENANT, version=version, iss=home_issuer)
+    assert protected(http_request(mismatched)).status_code == 401

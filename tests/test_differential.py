@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from authorizer.errors import InvalidToken
+from authorizer.keys import VerificationKey
 from authorizer.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx
 from tests.support.clock import START
@@ -22,7 +23,7 @@ AUDIENCES = frozenset({CLIENT_ID, f"api://{CLIENT_ID}"})
 EXPECTATIONS = Expectations(audiences=AUDIENCES, clock_skew_seconds=SKEW)
 TEMPLATES = {"2.0": v2_issuer(BASE_URL, "{tenantid}"), "1.0": V1_ISSUER_TEMPLATE}
 CTX = Ctx(base_url=BASE_URL, now=START, key=make_key(index=0, kid="key-a"), attacker=make_key(index=9, kid="evil"))
-KEYS = {CTX.key.kid: CTX.key.private_key.public_key()}
+KEYS = {CTX.key.kid: VerificationKey(CTX.key.private_key.public_key(), None)}
 
 
 class _FrozenDatetime(datetime):

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from authorizer import authenticator as authenticator_module
 from authorizer.authenticator import Authenticator, Trace
+from authorizer.compact import CompactJws
 from authorizer.discovery import Authority
 from authorizer.errors import AuthError, KeysUnavailable, UnknownSigningKey
 from authorizer.fetch import HttpJsonFetcher
 from authorizer.principal import Principal
 from authorizer.settings import AuthSettings
 from authorizer.tenants import StaticTenantPolicy
+from authorizer.validation import verify_signature
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT
 from tests.support.issuer import ENDPOINT_FAULTS, HOLD, Fault, LocalIssuer, auth_environ, break_endpoint, heal, status
@@ -31,7 +36,7 @@ class Harness:
     """An authenticator wired as in production, but to the local issuer and a fake clock."""
 
     def __init__(self, issuer: LocalIssuer, clock: FakeClock, **settings: str) -> None:
-        environ = auth_environ(issuer, ENTRA_FETCH_TIMEOUT_SECONDS="0.5", **settings)
+        environ = auth_environ(issuer, **{"ENTRA_FETCH_TIMEOUT_SECONDS": "0.5", **settings})
         self.settings = AuthSettings.from_environ(environ)
         self.issuer = issuer
         self.clock = clock
@@ -134,7 +139,15 @@ def test_concurrent_first_tokens_after_a_rotation_share_one_refresh(harness: Har
     issuer.rotate()
     tokens = [harness.token() for _ in range(20)]
     results = run_concurrently(20, lambda index: harness.validate(tokens[index]), issuer, "jwks")
-    assert all(isinstance(result, Principal) for result in results), results
+    # The request that starts the refresh waits for it; the others are told to retry rather than
+    # held (a forged kid must never hold a thread), or find the new key once it has arrived.
+    assert any(isinstance(result, Principal) for result in results), results
+    assert all(
+        isinstance(result, Principal) or (isinstance(result, KeysUnavailable) and result.retry_after >= 1)
+        for result in results
+    ), results
+    assert issuer.count("jwks") == 2
+    assert all(isinstance(harness.validate(token), Principal) for token in tokens)
     assert issuer.count("jwks") == 2
 
 
@@ -280,3 +293,146 @@ def test_a_refusal_never_depends_on_which_error_class_the_cache_saw(harness: Har
             harness.validate(forged)
         heal(issuer, fault_name)
         harness.clock.advance(200)
+
+
+# --- server-given delays are bounded by us ----------------------------------------------------
+A_YEAR = str(365 * 86400)
+KEY_DELAY_CEILING = 2 * COOLDOWN
+
+
+def test_a_retry_after_of_a_year_holds_key_fetches_for_twice_the_cooldown_at_most(
+    harness: Harness, issuer: LocalIssuer
+) -> None:
+    harness.validate(harness.token())
+    new_key = issuer.rotate()
+    issuer.fault("jwks", status(429, **{"Retry-After": A_YEAR}))
+    harness.clock.advance(COOLDOWN)
+    with pytest.raises(KeysUnavailable) as caught:
+        harness.validate(harness.token(key=new_key))
+    assert caught.value.retry_after <= KEY_DELAY_CEILING
+    issuer.fault("jwks", None)
+    harness.clock.advance(KEY_DELAY_CEILING + 1)
+    # Once accepted only a year later: the rotated key was refused with 503 all that time.
+    assert harness.validate(harness.token(key=new_key)).tid == HOME_TENANT
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "²", "-5", "1e9", "Tue, 31 Dec 9999 23:59:59 GMT"])
+def test_an_unreadable_or_enormous_retry_after_is_bounded_never_a_crash(
+    harness: Harness, issuer: LocalIssuer, value: str
+) -> None:
+    token = harness.token()
+    issuer.fault("jwks", status(429, **{"Retry-After": value}))
+    for _ in range(2):
+        # 400 digits once parsed to infinity and made every later request a 500 until restart.
+        with pytest.raises(KeysUnavailable) as caught:
+            harness.validate(token)
+        assert 1 <= caught.value.retry_after <= KEY_DELAY_CEILING
+    issuer.fault("jwks", None)
+    harness.clock.advance(KEY_DELAY_CEILING + 1)
+    assert harness.validate(token).tid == HOME_TENANT
+
+
+# --- an unknown kid during a refresh in flight ---------------------------------------------------
+def in_thread(task: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    result: list[object] = []
+
+    def run() -> None:
+        try:
+            result.append(task())
+        except Exception as error:  # noqa: BLE001 - collected and asserted on below
+            result.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def join_all(threads: list[threading.Thread], within: float) -> None:
+    """Join every thread within one shared time budget."""
+    deadline = time.monotonic() + within
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def test_an_unknown_kid_during_a_slow_refresh_is_503_at_once_not_a_wait_or_a_500(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    # A fetch that takes its time, but inside the deadline: held until the test releases it.
+    harness = Harness(issuer, clock, ENTRA_FETCH_TIMEOUT_SECONDS="20")
+    harness.validate(harness.token())
+    new_key = issuer.rotate()
+    harness.clock.advance(COOLDOWN)
+    issuer.fault("jwks", HOLD)
+    first, first_result = in_thread(lambda: harness.validate(harness.token(key=new_key)))
+    try:
+        assert issuer.wait_for_requests("jwks", 2)
+        # The second token of the new key arrives mid-refresh: it once waited 30 s, then got a 500.
+        second, second_result = in_thread(lambda: harness.validate(harness.token(key=new_key)))
+        second.join(timeout=5)
+        assert not second.is_alive(), "a request waited on a refresh it did not start"
+        assert isinstance(second_result[0], KeysUnavailable)
+        assert second_result[0].retry_after >= 1
+    finally:
+        issuer.fault("jwks", None)
+        issuer.release_stalls()
+        first.join(timeout=10)
+    assert isinstance(first_result[0], Principal)
+
+
+def test_forged_kids_never_wait_on_a_refresh_and_known_callers_never_wait_behind_one(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    harness = Harness(issuer, clock, ENTRA_FETCH_TIMEOUT_SECONDS="20")
+    known = harness.token()
+    harness.validate(known)
+    harness.clock.advance(COOLDOWN)
+    forger = make_key(index=5)
+
+    def forged() -> object:
+        return harness.validate(
+            compact({"alg": "RS256", "kid": uuid.uuid4().hex}, issuer.claims(harness.clock()), forger)
+        )
+
+    issuer.fault("jwks", HOLD)
+    starter, starter_result = in_thread(forged)
+    try:
+        assert issuer.wait_for_requests("jwks", 2)
+        others = [in_thread(forged) for _ in range(5)]
+        join_all([thread for thread, _ in others], within=5)
+        assert not any(thread.is_alive() for thread, _ in others), "a forged kid waited on a refresh"
+        assert all(isinstance(result[0], KeysUnavailable) for _, result in others)
+        # A caller whose key is known, cached or not, is answered while the refresh is held.
+        fresh, fresh_result = in_thread(lambda: harness.validate(harness.token()))
+        repeat, repeat_result = in_thread(lambda: harness.validate(known))
+        join_all([fresh, repeat], within=5)
+        assert isinstance(fresh_result[0], Principal) and isinstance(repeat_result[0], Principal)
+    finally:
+        issuer.fault("jwks", None)
+        issuer.release_stalls()
+        starter.join(timeout=10)
+    assert isinstance(starter_result[0], UnknownSigningKey)
+    assert issuer.count("jwks") == 2
+
+
+# --- a routine refresh keeps the cache ---------------------------------------------------------
+def test_a_routine_refresh_with_unchanged_keys_keeps_every_cached_caller(
+    harness: Harness, issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = [harness.token() for _ in range(50)]
+    for token in tokens:
+        harness.validate(token)
+    harness.clock.advance(LIFETIME + 1)
+    harness.validate(tokens[0])
+    harness.settle()
+    assert issuer.count("jwks") == 2
+    verifies: list[str] = []
+
+    def counting_verify(jws: CompactJws, key: RSAPublicKey) -> None:
+        verifies.append(jws.header["kid"])
+        verify_signature(jws, key)
+
+    monkeypatch.setattr(authenticator_module, "verify_signature", counting_verify)
+    for token in tokens:
+        harness.validate(token)
+    # Each refresh once emptied the cache: 50 cached callers cost 50 fresh RSA verifies.
+    assert len(verifies) == 0

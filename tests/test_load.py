@@ -34,9 +34,17 @@ class Call:
     kind: str
     token: str
     expected: int
+    # Signed under a kid the key set may not know yet: while the one refresh that kid may force is
+    # under way, the answer is 503 with Retry-After rather than a wait (nor a guess).
+    unknown_kid: bool = False
+
+    def answered_right(self, response: func.HttpResponse) -> bool:
+        if response.status_code == self.expected:
+            return True
+        return self.unknown_kid and response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
 
 
-def mint(issuer: LocalIssuer, clock: FakeClock, signer: SigningKey) -> dict[str, list[Call]]:
+def mint(issuer: LocalIssuer, clock: FakeClock, signer: SigningKey, *, new_key: bool) -> dict[str, list[Call]]:
     now = clock()
     forger = make_key(index=8)
     kinds: dict[str, tuple[int, list[str]]] = {
@@ -67,7 +75,10 @@ def mint(issuer: LocalIssuer, clock: FakeClock, signer: SigningKey) -> dict[str,
             ],
         ),
     }
-    return {kind: [Call(kind, token, status) for token in tokens] for kind, (status, tokens) in kinds.items()}
+    return {
+        kind: [Call(kind, token, status, new_key or kind == "forged-unknown-kid") for token in tokens]
+        for kind, (status, tokens) in kinds.items()
+    }
 
 
 def drive(
@@ -87,11 +98,11 @@ def drive(
         for number, calls in enumerate(phases):
             for offset in range(REQUESTS_PER_THREAD // 2):
                 call = calls[(index * 97 + offset) % len(calls)]
-                status = handler(http_request(call.token)).status_code
+                response = handler(http_request(call.token))
                 answered[index] += 1
-                if status != call.expected:
+                if not call.answered_right(response):
                     with lock:
-                        mismatches.append((call.kind, call.expected, status))
+                        mismatches.append((call.kind, call.expected, response.status_code))
             if number == 0:
                 halfway.wait()
 
@@ -114,9 +125,9 @@ def test_eight_threads_mixed_traffic_with_a_key_rotation_midway(
     def list_orders(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("orders")
 
-    before = mint(issuer, clock, issuer.signer)
+    before = mint(issuer, clock, issuer.signer, new_key=False)
     new_key = make_key(index=4, kid="key-rotated-load")
-    after = mint(issuer, clock, new_key)
+    after = mint(issuer, clock, new_key, new_key=True)
     phases = [
         list(itertools.chain.from_iterable(zip(*before.values(), strict=True))),
         list(itertools.chain.from_iterable(zip(*after.values(), *before.values(), strict=True))),
@@ -187,10 +198,10 @@ def test_eight_threads_with_a_key_rotation_and_a_key_vault_change_midway(
             *[Call("forged", issuer.token(now, key=make_key(index=8, kid=issuer.signer.kid)), 401) for _ in range(20)],
         ],
         [
-            *[Call("partner", issuer.token(now, key=new_key, tenant=PARTNER_TENANT), 403) for _ in range(20)],
-            *[Call("newcomer", issuer.token(now, key=new_key, tenant=newcomer), 200) for _ in range(20)],
+            *[Call("partner", issuer.token(now, key=new_key, tenant=PARTNER_TENANT), 403, True) for _ in range(20)],
+            *[Call("newcomer", issuer.token(now, key=new_key, tenant=newcomer), 200, True) for _ in range(20)],
             *[Call("home-old-key", issuer.token(now), 200) for _ in range(20)],
-            *[Call("expired", issuer.token(now - 7200, key=new_key, lifetime=600), 401) for _ in range(20)],
+            *[Call("expired", issuer.token(now - 7200, key=new_key, lifetime=600), 401, True) for _ in range(20)],
         ],
     ]
 

@@ -11,7 +11,7 @@ from authorizer import require_auth
 from authorizer import runtime as runtime_state
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
-from tests.support.issuer import HOLD, LocalIssuer
+from tests.support.issuer import HOLD, LocalIssuer, status
 
 
 def test_warm_invocations_share_one_cache(configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock) -> None:
@@ -62,3 +62,24 @@ def test_concurrent_cold_async_calls_make_one_fetch(
 
     assert asyncio.run(scenario()) == [200] * 50
     assert (issuer.count("metadata-v2"), issuer.count("jwks")) == (1, 1)
+
+
+def test_a_wall_clock_step_backwards_does_not_stretch_a_back_off(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    # Durations run on the monotonic clock; the wall clock is for token lifetimes only.
+    monotonic = FakeClock()
+    authorizer.configure(monotonic=monotonic)
+
+    @require_auth()
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    issuer.fault("jwks", status(500))
+    token = issuer.token(clock())
+    assert handler(http_request(token)).status_code == 503
+    issuer.fault("jwks", None)
+    # An hour back on the wall clock (an NTP correction, say) and the back-off's 10 s on the monotonic one.
+    clock.advance(-3600)
+    monotonic.advance(11)
+    assert handler(http_request(issuer.token(clock()))).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +15,21 @@ import authorizer
 import authorizer.runtime
 from authorizer import Principal, require_auth
 from authorizer import authenticator as authenticator_module
+from authorizer.authenticator import Authenticator, Trace
 from authorizer.compact import CompactJws
-from authorizer.errors import TenantNotAllowed
+from authorizer.discovery import Authority
+from authorizer.errors import AuthError, TenantNotAllowed
+from authorizer.fetch import HttpJsonFetcher
+from authorizer.keys import VerificationKey
+from authorizer.refresh import RefreshingValue
 from authorizer.runtime import TenantPolicyContext
+from authorizer.settings import AuthSettings
 from authorizer.token_cache import TokenCache, ValidatedToken, token_digest
 from authorizer.validation import verify_signature
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
-from tests.support.issuer import LocalIssuer
+from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.tokens import make_key
 
 SKEW = 300
@@ -232,12 +239,12 @@ def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: 
 def test_the_cache_is_bounded_in_bytes() -> None:
     bounded = TokenCache(max_entries=100, max_bytes=10_000)
     principal = Principal.from_claims({"tid": HOME_TENANT, "ver": "2.0", "scp": "a"})
-    key = make_key(index=0).private_key.public_key()
+    key = VerificationKey(make_key(index=0).private_key.public_key(), None)
     for index in range(20):
-        bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, 0, 10, 3_000))
+        bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, "issuer", 0, 10, 3_000))
     assert list(bounded._entries) == [bytes([index]) * 32 for index in (17, 18, 19)]
     assert bounded.estimated_bytes == 9_000
-    bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, 0, 10, 20_000))
+    bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, "issuer", 0, 10, 20_000))
     assert len(bounded) == 3
 
 
@@ -298,3 +305,82 @@ def test_a_verify_in_progress_holds_no_lock_that_other_requests_need(
         holder.join(timeout=10)
         others_thread.join(timeout=10)
     assert held_status == [200]
+
+
+# --- the cache is not a second validator ------------------------------------------------------------
+class Twins:
+    """Two authenticators on one issuer and clock, one caching and one not."""
+
+    def __init__(self, issuer: LocalIssuer, clock: FakeClock, tenants: SwitchableTenants) -> None:
+        environ = auth_environ(issuer, ENTRA_FETCH_TIMEOUT_SECONDS="2")
+        self.sides = []
+        for entries in ("10000", "0"):
+            settings = AuthSettings.from_environ({**environ, "ENTRA_TOKEN_CACHE_ENTRIES": entries})
+            authority = Authority(settings, HttpJsonFetcher(2), clock, multi_tenant=True, rng=random.Random(1))
+            self.sides.append(Authenticator(settings, authority, tenants, clock))
+
+    def answers(self, token: str) -> list[str]:
+        outcomes = []
+        for side in self.sides:
+            try:
+                outcomes.append(side.authenticate(f"Bearer {token}", allow_io=True, trace=Trace()).tid)
+            except AuthError as error:
+                outcomes.append(type(error).__name__)
+        return outcomes
+
+    def settle(self) -> None:
+        for side in self.sides:
+            values: list[RefreshingValue[Any]] = [side.authority.key_set, *side.authority.metadata.values()]
+            for value in values:
+                assert value.wait_idle(10)
+
+
+def _retire_the_key(issuer: LocalIssuer, clock: FakeClock, tenants: SwitchableTenants) -> None:
+    kid = issuer.signer.kid
+    issuer.rotate()
+    issuer.retire(kid)
+
+
+def _replace_the_key_under_its_kid(issuer: LocalIssuer, clock: FakeClock, tenants: SwitchableTenants) -> None:
+    kid = issuer.signer.kid
+    issuer.retire(kid)
+    issuer.rotate(make_key(index=3, kid=kid))
+
+
+# Each input full validation reads besides the token itself: the time, the key under the token's kid
+# (its material and the issuer the JWKS names for it), the metadata issuer, and the tenant list.
+# A new input of _verify belongs here, or the cache could serve what full validation would refuse.
+CHANGES: dict[str, Callable[[LocalIssuer, FakeClock, SwitchableTenants], None]] = {
+    "nothing": lambda issuer, clock, tenants: None,
+    "time past exp plus skew": lambda issuer, clock, tenants: clock.advance(3600 + SKEW),
+    "time back before nbf minus skew": lambda issuer, clock, tenants: clock.advance(-SKEW - 1 - 3601),
+    "key retired": _retire_the_key,
+    "kid now names another key": _replace_the_key_under_its_kid,
+    "key now published for another issuer": lambda issuer, clock, tenants: issuer.key_issuers.update(
+        {issuer.signer.kid: "https://login.elsewhere.example/{tenantid}/v2.0"}
+    ),
+    "key published for the token's issuer": lambda issuer, clock, tenants: issuer.key_issuers.update(
+        {issuer.signer.kid: f"{issuer.base_url}/{{tenantid}}/v2.0"}
+    ),
+    "metadata names another issuer": lambda issuer, clock, tenants: setattr(
+        issuer, "metadata_issuer_base", "https://login.elsewhere.example"
+    ),
+    "tenant removed from the list": lambda issuer, clock, tenants: tenants.allowed.discard(PARTNER_TENANT),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_cached_answer_is_what_full_validation_would_answer_after_any_change(
+    change: str, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    tenants = SwitchableTenants()
+    twins = Twins(issuer, clock, tenants)
+    token = issuer.token(clock(), tenant=PARTNER_TENANT)
+    assert twins.answers(token) == [PARTNER_TENANT, PARTNER_TENANT]
+    CHANGES[change](issuer, clock, tenants)
+    # Past the keys' and metadata's lifetime, so that both sides see what changed.
+    clock.advance(3601)
+    twins.answers(issuer.token(clock()))
+    twins.settle()
+    cached, uncached = twins.answers(token)
+    assert cached == uncached

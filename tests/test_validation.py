@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer.compact import MAX_TOKEN_LENGTH, parse
 from authorizer.errors import InvalidIssuer, MalformedToken, TokenTooLarge
+from authorizer.keys import VerificationKey
 from authorizer.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx
 from tests.support.clock import START
@@ -23,8 +23,8 @@ def ctx() -> Ctx:
     return Ctx(base_url=BASE_URL, now=START, key=make_key(index=0, kid="key-a"), attacker=make_key(index=9, kid="evil"))
 
 
-def keys_of(ctx: Ctx) -> dict[str, RSAPublicKey]:
-    return {ctx.key.kid: ctx.key.private_key.public_key()}
+def keys_of(ctx: Ctx) -> dict[str, VerificationKey]:
+    return {ctx.key.kid: VerificationKey(ctx.key.private_key.public_key(), None)}
 
 
 @pytest.mark.parametrize("case", ATTACKS, ids=lambda case: case.name)
@@ -69,3 +69,20 @@ def test_expected_issuer_substitutes_only_the_placeholder() -> None:
         f"https://login.example/{HOME_TENANT}/v2.0"
     )
     assert expected_issuer("https://login.example/fixed/v2.0", HOME_TENANT) == "https://login.example/fixed/v2.0"
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_a_key_vouches_only_for_the_issuer_the_jwks_names_for_it(ctx: Ctx, version: str) -> None:
+    templated = {"2.0": v2_issuer(BASE_URL, "{tenantid}"), "1.0": V1_ISSUER_TEMPLATE}
+    token = ctx.token(version=version)
+    public_key = ctx.key.private_key.public_key()
+    # Entra's keys name the v2 issuer with a placeholder; a v1 token of the same tenant matches it too.
+    own = {ctx.key.kid: VerificationKey(public_key, v2_issuer(BASE_URL, "{tenantid}"))}
+    assert validate(token, own, EXPECTATIONS, templated, ctx.now)["ver"] == version
+    pinned = {ctx.key.kid: VerificationKey(public_key, v2_issuer(BASE_URL, HOME_TENANT))}
+    assert validate(token, pinned, EXPECTATIONS, templated, ctx.now)["tid"] == HOME_TENANT
+    # A key the JWKS publishes for another cloud or tenant must not vouch for this token.
+    for elsewhere in ("https://login.elsewhere.example/{tenantid}/v2.0", v2_issuer(BASE_URL, "another-tenant")):
+        foreign = {ctx.key.kid: VerificationKey(public_key, elsewhere)}
+        with pytest.raises(InvalidIssuer):
+            validate(token, foreign, EXPECTATIONS, templated, ctx.now)

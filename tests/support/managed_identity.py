@@ -21,6 +21,11 @@ class ManagedIdentityEndpoint:
         self.issued: set[str] = set()
         self.requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        # Set: answer at once. Cleared by hold(): each request waits until release() (a slow endpoint).
+        self._answering = threading.Event()
+        self._answering.set()
+        self._arrived = threading.Condition(self._lock)
+        self.arrivals = 0
         self._server = LoopbackServer(_handler_for(self))
 
     @property
@@ -32,7 +37,24 @@ class ManagedIdentityEndpoint:
         return self
 
     def stop(self) -> None:
+        self._answering.set()
         self._server.stop()
+
+    def hold(self) -> None:
+        self._answering.clear()
+
+    def release(self) -> None:
+        self._answering.set()
+
+    def wait_for_requests(self, count: int, timeout: float = 10) -> bool:
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self.arrivals >= count, timeout)
+
+    def arrived(self) -> None:
+        with self._arrived:
+            self.arrivals += 1
+            self._arrived.notify_all()
+        self._answering.wait(timeout=60)
 
     def issue(self, query: dict[str, str]) -> dict[str, Any]:
         token = "mi-" + secrets.token_urlsafe(24)
@@ -56,6 +78,7 @@ def _handler_for(endpoint: ManagedIdentityEndpoint) -> type[BaseHTTPRequestHandl
     class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server naming
             query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
+            endpoint.arrived()
             if self.headers.get("X-IDENTITY-HEADER") != endpoint.header_secret:
                 self._send(401, {"error": "invalid_request", "error_description": "missing identity header"})
                 return
