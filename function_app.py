@@ -10,14 +10,10 @@ import authorizer
 from authorizer import allow_anonymous, require_auth
 from shared import sample_data
 from shared.responses import bad_request, json_response
-from shared.tenants import tenant_policy
 
 if TYPE_CHECKING:
     # Only for type checkers: the worker never sees the principal parameter or its annotation.
     from authorizer import Principal
-
-# Allowed tenants: ENTRA_ALLOWED_TENANTS, plus a Key Vault secret when KEY_VAULT_URL is set.
-authorizer.configure(tenant_policy=tenant_policy)
 
 # The roles-and-scopes model of the CRM sample: each scope implies the roles a user may exercise with it.
 authorizer.define_permissions(

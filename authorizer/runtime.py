@@ -19,10 +19,11 @@ from typing import Any
 from .authenticator import Authenticator
 from .discovery import Authority
 from .fetch import HttpJsonFetcher, JsonFetcher
+from .key_vault import KeyVaultSettings
 from .policy import ScopePermissions
 from .refresh import Clock, Spawn, spawn_daemon
 from .settings import AuthSettings
-from .tenants import StaticTenantPolicy, TenantPolicy
+from .tenants import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,28 @@ TenantPolicyFactory = Callable[[TenantPolicyContext], TenantPolicy]
 
 
 def static_tenant_policy(context: TenantPolicyContext) -> TenantPolicy:
-    """The default: the home tenant plus ENTRA_ALLOWED_TENANTS."""
+    """The home tenant plus ENTRA_ALLOWED_TENANTS."""
     return StaticTenantPolicy(context.settings.tenant_id, context.settings.allowed_tenants)
+
+
+def default_tenant_policy(context: TenantPolicyContext) -> TenantPolicy:
+    """The static list, plus the Key Vault secret's list when KEY_VAULT_URL is set.
+
+    Raises:
+        ConfigurationError: a Key Vault setting is invalid, or the keyvault extra is missing.
+    """
+    vault = KeyVaultSettings.from_environ(context.environ)
+    if vault is None:
+        return static_tenant_policy(context)
+    return key_vault_tenant_policy(
+        context.settings.tenant_id,
+        context.settings.allowed_tenants,
+        vault,
+        retry_interval=context.settings.fetch_retry_seconds,
+        clock=context.monotonic,
+        rng=context.rng,
+        spawn=context.spawn,
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,7 @@ class Wiring:
     # Durations of caches and back-offs: a wall-clock step backwards must not stretch them.
     monotonic: Clock = time.monotonic
     fetcher: Callable[[AuthSettings], JsonFetcher] | None = None
-    tenant_policy: TenantPolicyFactory = static_tenant_policy
+    tenant_policy: TenantPolicyFactory = default_tenant_policy
     spawn: Spawn = spawn_daemon
     rng: random.Random = field(default_factory=random.Random)
 

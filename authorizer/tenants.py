@@ -1,12 +1,19 @@
-"""Which tenants may call: the interface, and the static list from settings."""
+"""Which tenants may call: the interface, the static list, and the list kept in Key Vault."""
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Iterable
 from typing import Protocol
 
 from .errors import TenantListUnavailable, TenantNotAllowed
-from .refresh import RefreshingValue, Unavailable
+from .fetch import FetchError
+from .key_vault import KeyVaultSecretReader, KeyVaultSettings
+from .refresh import Clock, RefreshingValue, RefreshPolicy, Spawn, Unavailable
+from .settings import parse_guid_list
+
+logger = logging.getLogger("authorizer.tenants")
 
 
 class TenantPolicy(Protocol):
@@ -74,3 +81,49 @@ class RefreshingTenantPolicy:
 
     def prefetch(self) -> None:
         self.fetched.prefetch()
+
+
+def key_vault_tenant_policy(
+    home_tenant: str,
+    fixed: Iterable[str],
+    vault: KeyVaultSettings,
+    *,
+    retry_interval: float,
+    clock: Clock,
+    rng: random.Random,
+    spawn: Spawn,
+) -> RefreshingTenantPolicy:
+    """The home tenant, ENTRA_ALLOWED_TENANTS and the tenants listed in the Key Vault secret."""
+    read_secret = KeyVaultSecretReader(vault)
+
+    def load() -> frozenset[str]:
+        raw = read_secret()
+        try:
+            # An empty value is a mistake, not "no partners": that is written [].
+            if not raw.strip():
+                raise ValueError("is empty")
+            return frozenset(parse_guid_list(raw))
+        except ValueError as problem:
+            # A typo must not silently drop tenants: refuse the whole value, keep the last good list.
+            logger.error("Key Vault secret %r was refused: %s; keeping the last good list", vault.secret_name, problem)
+            raise FetchError(f"secret {vault.secret_name!r} is malformed") from None
+
+    fetched = RefreshingValue(
+        f"allowed tenants ({vault.secret_name})",
+        load,
+        RefreshPolicy(
+            lifetime=vault.refresh_seconds,
+            retry_interval=retry_interval,
+            cooldown=vault.refresh_seconds,
+            # The vault may slow our reads to one per refresh period, never longer.
+            max_server_delay=vault.refresh_seconds,
+            # Past the maximum age the list is not served: partner tenants get 503 until a read succeeds.
+            max_stale=vault.max_age_seconds,
+            # A read is at most three bounded requests: the challenge, the identity's token, the secret.
+            wait_timeout=3 * vault.timeout_seconds + 1,
+        ),
+        clock,
+        rng,
+        spawn,
+    )
+    return RefreshingTenantPolicy(home_tenant, fixed, fetched)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -17,8 +16,6 @@ import authorizer
 import authorizer.runtime
 from authorizer.refresh import RefreshingValue
 from authorizer.tenants import RefreshingTenantPolicy
-from shared.keyvault import LocalVaultTrust
-from shared.tenants import tenant_policy
 from tests.support.clock import FakeClock
 from tests.support.entra import PARTNER_TENANT
 from tests.support.issuer import LocalIssuer, auth_environ
@@ -97,14 +94,16 @@ def configure_vault(
     configure_auth: ConfigureAuth, vault: LocalKeyVault, issuer: LocalIssuer, clock: FakeClock
 ) -> Iterator[ConfigureVault]:
     def apply(**overrides: str) -> None:
-        environ = auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="0.5", **overrides)
-        # The test-only trust of the local CA, passed explicitly: no app setting reaches it.
-        factory = functools.partial(tenant_policy, local_vault_trust=LocalVaultTrust(str(vault.ca_bundle)))
-        authorizer.configure(environ=environ, clock=clock, monotonic=clock, tenant_policy=factory)
+        environ = auth_environ(issuer, **vault_environ(vault), KEY_VAULT_TIMEOUT_SECONDS="0.5", **overrides)
+        authorizer.configure(environ=environ, clock=clock, monotonic=clock)
 
     apply()
     yield apply
-    authorizer.configure(tenant_policy=None)
+
+
+def vault_environ(vault: LocalKeyVault) -> dict[str, str]:
+    """The app settings of a local vault, as a developer sets them (Development only)."""
+    return {"KEY_VAULT_URL": vault.url, "KEY_VAULT_DEV_CA_BUNDLE": str(vault.ca_bundle)}
 
 
 def settle() -> None:

@@ -31,7 +31,7 @@ DEVELOPMENT_ARTEFACTS = [
     "__pycache__/function_app.cpython-311.pyc",
     "authorizer/__pycache__/decorator.cpython-311.pyc",
     "authorizer/devtools/__pycache__/demo.cpython-311.pyc",
-    "shared/__pycache__/keyvault.cpython-313.pyc",
+    "shared/__pycache__/responses.cpython-313.pyc",
     "samples/node_modules/@azure/msal-browser/package.json",
     "local.settings.json",
 ]
@@ -91,7 +91,7 @@ def test_core_tools_would_upload_the_app_and_nothing_of_development(working_tree
         and not denies.match(path)
     }
     assert uploaded == expected_upload(working_tree)
-    assert {"authorizer/decorator.py", "shared/keyvault.py", "function_app.py"} <= uploaded
+    assert {"authorizer/decorator.py", "authorizer/key_vault.py", "shared/responses.py", "function_app.py"} <= uploaded
 
 
 def test_gitignore_syntax_reads_the_file_the_same_way(working_tree: list[str], tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 import authorizer
 from authorizer import doctor
-from tests.conftest import VAULT_SECRET
+from tests.conftest import VAULT_SECRET, vault_environ
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT
 from tests.support.issuer import Fault, LocalIssuer, auth_environ, status
 from tests.support.keyvault import LocalKeyVault, VaultFault
@@ -23,15 +23,10 @@ from tests.support.keyvault import LocalKeyVault, VaultFault
 REPO = Path(__file__).resolve().parents[1]
 
 VAULT_APP = """
-    import functools, os
     import azure.functions as func
     import authorizer
-    from shared.keyvault import LocalVaultTrust
-    from shared.tenants import tenant_policy
 
-    # Test-only trust of the local vault's CA, passed in code as the tests do.
-    trust = LocalVaultTrust(os.environ["TEST_VAULT_CA"])
-    authorizer.configure(tenant_policy=functools.partial(tenant_policy, local_vault_trust=trust))
+    # No wiring: KEY_VAULT_URL alone turns the vault's list on.
     app = authorizer.FunctionApp()
 
     @app.route(route="api/me")
@@ -192,11 +187,10 @@ def test_the_key_vault_secret_is_read_once_with_the_real_sdk(
 ) -> None:
     (tmp_path / "vault_app.py").write_text(textwrap.dedent(VAULT_APP))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TEST_VAULT_CA", str(vault.ca_bundle))
     if secret is not None:
         vault.set_secret(VAULT_SECRET, secret)
     vault.set_fault(fault)
-    code, text = checkup(auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="2"), "vault_app")
+    code, text = checkup(auth_environ(issuer, **vault_environ(vault), KEY_VAULT_TIMEOUT_SECONDS="2"), "vault_app")
     assert expected in finding(text, "allowed tenants")
     assert code == (0 if fault is None and secret and secret.startswith("[") else 1)
 
@@ -232,13 +226,12 @@ def test_the_command_line_applies_local_settings_as_func_start_does(issuer: Loca
 def test_the_process_gets_local_settings_as_environment_variables_as_under_func_start(
     issuer: LocalIssuer, vault: LocalKeyVault, tmp_path: Path
 ) -> None:
-    # The managed identity endpoint (read by the Azure SDK's credential) and the app's own test CA
-    # are only in the file: both are read from the process environment, not from our settings.
+    # The managed identity endpoint is only in the file: the Azure SDK's credential reads it from
+    # the process environment, not from our settings.
     moved = {"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
     values = {
-        **auth_environ(issuer, KEY_VAULT_URL=vault.url, KEY_VAULT_TIMEOUT_SECONDS="2"),
+        **auth_environ(issuer, **vault_environ(vault), KEY_VAULT_TIMEOUT_SECONDS="2"),
         **{name: os.environ[name] for name in moved},
-        "TEST_VAULT_CA": str(vault.ca_bundle),
     }
     (tmp_path / "vault_app.py").write_text(textwrap.dedent(VAULT_APP))
     (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))

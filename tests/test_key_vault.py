@@ -20,10 +20,9 @@ import authorizer
 import authorizer.runtime
 from authorizer import require_auth
 from authorizer.errors import ConfigurationError
+from authorizer.key_vault import KeyVaultSettings
 from authorizer.refresh import RefreshingValue
 from authorizer.tenants import RefreshingTenantPolicy
-from shared.keyvault import KeyVaultSecretReader, LocalVaultTrust
-from shared.settings import KeyVaultSettings
 from tests.conftest import VAULT_SECRET, ConfigureVault, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
@@ -361,14 +360,6 @@ def test_an_async_function_reads_the_vault_off_the_event_loop(
     assert asyncio.run(scenario()) == [200, 403]
 
 
-def test_the_test_only_trust_is_refused_for_a_real_vault() -> None:
-    settings = KeyVaultSettings.from_environ({"KEY_VAULT_URL": "https://contoso.vault.azure.net"})
-    assert settings is not None
-    with pytest.raises(ConfigurationError) as caught:
-        KeyVaultSecretReader(settings, local_vault_trust=LocalVaultTrust("local-ca.pem"))
-    assert caught.value.setting == "KEY_VAULT_URL"
-
-
 @pytest.mark.parametrize(
     ("values", "setting"),
     [
@@ -388,6 +379,15 @@ def test_the_test_only_trust_is_refused_for_a_real_vault() -> None:
             {"KEY_VAULT_URL": "https://kv.vault.azure.net", "ALLOWED_TENANTS_MAX_AGE_SECONDS": "100"},
             "ALLOWED_TENANTS_MAX_AGE_SECONDS",
         ),
+        # A dev CA (and no check of the challenge's resource) for a real vault would let a stand-in serve the list.
+        (
+            {"KEY_VAULT_URL": "https://kv.vault.azure.net", "KEY_VAULT_DEV_CA_BUNDLE": "local-ca.pem"},
+            "KEY_VAULT_DEV_CA_BUNDLE",
+        ),
+        (
+            {"KEY_VAULT_URL": "https://127.0.0.1:8443", "KEY_VAULT_DEV_CA_BUNDLE": "local-ca.pem"},
+            "KEY_VAULT_URL",
+        ),
     ],
 )
 def test_key_vault_settings_are_validated_at_load(values: dict[str, str], setting: str) -> None:
@@ -404,7 +404,7 @@ def test_key_vault_settings_defaults() -> None:
         refresh_seconds=300,
         max_age_seconds=86400,
         timeout_seconds=5.0,
-        is_development=False,
+        dev_ca_bundle=None,
     )
     assert KeyVaultSettings.from_environ({}) is None
 
