@@ -1,5 +1,7 @@
 """Entra ID bearer-token authorization for Azure Functions HTTP triggers (Python v2 model)."""
 
+__version__ = "0.2.0"
+
 from .app import Blueprint, FunctionApp, UnprotectedFunctionError, verify_protected
 from .decorator import allow_anonymous, require_auth
 from .errors import (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 from tests.support.managed_identity import ManagedIdentityEndpoint
 
+REPO = Path(__file__).resolve().parents[1]
 ConfigureAuth = Callable[..., None]
 ConfigureVault = Callable[..., None]
 VAULT_SECRET = "allowed-tenants"
@@ -30,6 +33,20 @@ VAULT_SECRET = "allowed-tenants"
 settings.register_profile("default", max_examples=150)
 settings.register_profile("long", max_examples=20_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built as a user builds it: `python -m build --wheel` on this checkout."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(  # noqa: S603 - our own interpreter and the build frontend
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [built] = out.glob("entra_functions_authorizer-*.whl")
+    return built
 
 
 @pytest.fixture
