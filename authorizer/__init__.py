@@ -2,7 +2,7 @@
 
 __version__ = "0.2.0"
 
-from .app import Blueprint, FunctionApp, UnprotectedFunctionError, verify_protected
+from .app import Blueprint, FunctionApp, FunctionKeyRouteError, UnprotectedFunctionError, verify_protected
 from .decorator import allow_anonymous, require_auth
 from .errors import (
     AuthError,
@@ -28,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "Forbidden",
     "FunctionApp",
+    "FunctionKeyRouteError",
     "InsufficientScope",
     "InvalidToken",
     "KeysUnavailable",

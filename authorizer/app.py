@@ -13,7 +13,8 @@ from azure.functions.decorators.function_app import FunctionBuilder
 from . import resource_metadata, runtime
 from .answers import answer_for
 from .decorator import allow_anonymous, to_http_response
-from .errors import TemporarilyUnavailable
+from .errors import ConfigurationError, TemporarilyUnavailable
+from .host_json import find_host_json, route_prefix
 from .markers import protection_of
 from .policy import Requirement
 from .validation import expected_issuer
@@ -25,6 +26,13 @@ class UnprotectedFunctionError(TypeError):
     """An HTTP function carries neither @require_auth nor @allow_anonymous."""
 
 
+class FunctionKeyRouteError(TypeError):
+    """A @require_auth function whose route demands a function key: a second gate no browser can pass."""
+
+
+ANONYMOUS_LEVEL = "anonymous"
+
+
 def _refuse_unmarked(function: object, name: str) -> None:
     if protection_of(function) is None:
         raise UnprotectedFunctionError(
@@ -33,15 +41,35 @@ def _refuse_unmarked(function: object, name: str) -> None:
         )
 
 
+def _refuse_function_key(function: object, name: str, level: object) -> None:
+    if isinstance(protection_of(function), Requirement) and _level_name(level) != ANONYMOUS_LEVEL:
+        raise FunctionKeyRouteError(
+            f"HTTP function {name!r} is protected by @require_auth, but its route keeps auth level "
+            f"{_level_name(level).upper()}: the Functions host would demand a function key before the token is "
+            "checked, and a browser app cannot keep one secret. Use authorizer.FunctionApp() (anonymous by "
+            "default) and no auth_level on the route: the Entra token is the gate."
+        )
+
+
+def _level_name(level: object) -> str:
+    # An AuthLevel, its name, or nothing (the host's default for an HTTP trigger is FUNCTION).
+    name = getattr(level, "name", level) or "function"
+    return str(name).lower()
+
+
 def verify_protected(functions: Iterable[func.Function]) -> None:
     """Check every HTTP-triggered function of an indexed app.
 
     Raises:
         UnprotectedFunctionError: naming the first unprotected function.
+        FunctionKeyRouteError: naming the first protected function whose route demands a function key.
     """
     for function in functions:
         if is_http_function(function):
-            _refuse_unmarked(function.get_user_function(), str(function.get_function_name()))
+            user_function, name = function.get_user_function(), str(function.get_function_name())
+            _refuse_unmarked(user_function, name)
+            trigger = function.get_trigger()
+            _refuse_function_key(user_function, name, trigger.get_dict_repr().get("authLevel") if trigger else None)
 
 
 def is_http_function(function: func.Function) -> bool:
@@ -52,15 +80,20 @@ def is_http_function(function: func.Function) -> bool:
 
 
 class _CheckedRoutes:
-    """Checks at decoration time, so a forgotten decorator fails the import itself."""
+    """Checks at decoration time, so a forgotten decorator or a second gate fails the import itself."""
 
     def route(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         register: Callable[..., Any] = super().route(*args, **kwargs)  # type: ignore[misc]
+        # Without one, the level is the app's, known for certain only at indexing (blueprints).
+        level = kwargs.get("auth_level")
 
         def checked(target: Any) -> Any:
             # A FunctionBuilder (another @app decorator in between) is checked at indexing.
             if callable(target) and not isinstance(target, FunctionBuilder):
-                _refuse_unmarked(target, getattr(target, "__name__", repr(target)))
+                name = getattr(target, "__name__", repr(target))
+                _refuse_unmarked(target, name)
+                if level is not None:
+                    _refuse_function_key(target, name, level)
             return register(target)
 
         return checked
@@ -79,9 +112,22 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
     def serve_protected_resource_metadata(self) -> None:
         """Serve RFC 9728 metadata, anonymously, at /.well-known/oauth-protected-resource.
 
-        host.json must keep routePrefix "" so that the document sits at the site root, where the
-        RFC puts it for a resource identifier without a path.
+        The RFC puts the document at the site root, so host.json must set routePrefix to "" (and
+        the app's routes then spell out any "api/" themselves).
+
+        Raises:
+            ConfigurationError: host.json keeps a route prefix, under which the document would be
+                served where no client looks for it.
         """
+        host_json = find_host_json()
+        prefix = route_prefix(host_json) if host_json is not None else ""
+        if prefix:
+            raise ConfigurationError(
+                "routePrefix",
+                f"{host_json} puts every route under /{prefix}/, but the RFC 9728 document belongs at the site root: "
+                'set "extensions": {"http": {"routePrefix": ""}} there and write "api/..." in your routes, '
+                "or do not call serve_protected_resource_metadata()",
+            )
         app = self
         runtime.serve_metadata()
 

@@ -19,9 +19,12 @@ from typing import TextIO
 import azure.functions as func
 
 from . import runtime
+from .app import FunctionKeyRouteError, verify_protected
 from .discovery import parse_metadata
 from .errors import ConfigurationError
 from .fetch import FetchError, HttpJsonFetcher
+from .host_json import FILE_NAME as HOST_JSON
+from .host_json import route_prefix
 from .keys import parse_jwks
 from .local_settings import FILE_NAME, LocalSettings, LocalSettingsError
 from .settings import AuthSettings
@@ -40,7 +43,15 @@ SETTING_FIXES = {
     ),
     "ENTRA_ALLOWED_TENANTS": "List tenant GUIDs separated by commas.",
     "PROTECTED_RESOURCE_URL": "Set it to the API's public https origin, e.g. https://<app>.azurewebsites.net",
+    "KEY_VAULT_URL": "Install the Key Vault extra where the app's requirements are installed: "
+    "pip install 'entra-functions-authorizer[keyvault]' (in requirements.txt: entra-functions-authorizer[keyvault])",
+    "routePrefix": 'In host.json set "extensions": {"http": {"routePrefix": ""}} and write "api/..." in your routes, '
+    "or drop serve_protected_resource_metadata().",
 }
+FUNCTION_KEY_FIX = (
+    "Use authorizer.FunctionApp() (anonymous by default) and remove auth_level from the route: with a "
+    "function key in front, a browser app's call is refused before its token is checked."
+)
 LOCAL_SETTINGS_FIX = (
     'Start from local.settings.example.json: a JSON object with "IsEncrypted": false and string Values '
     "(`func settings decrypt` undoes `func settings encrypt`)."
@@ -135,6 +146,7 @@ def _steps(environ: Mapping[str, str], app_module: str) -> Iterator[Check]:
     summary = f"tenant {settings.tenant_id}, API {settings.app_id_uri}, instance {settings.instance}"
     yield Check("ok", "settings", summary)
     yield _import_app(app_module)
+    yield _routes()
     authenticator = runtime.current().authenticator
     fetch = HttpJsonFetcher(settings.fetch_timeout_seconds)
     issuers: dict[str, str] = {}
@@ -172,8 +184,12 @@ def _import_app(module_name: str) -> Check:
             problem = f"{module_name} defines {len(apps)} function apps"
             return Check("FAIL", "app", problem, "Define exactly one FunctionApp.")
         functions = apps[0].get_functions()
+        # A plain func.FunctionApp indexes without our checks: the doctor runs them for any app.
+        verify_protected(functions)
     except ConfigurationError as error:
         return _setting_failure("app", error)
+    except FunctionKeyRouteError as error:
+        return Check("FAIL", "app", str(error).split(":")[0], FUNCTION_KEY_FIX)
     except TypeError as error:
         # Unprotected functions and decorators in the wrong order surface as TypeErrors at import.
         fix = "Stack @require_auth(...) or @allow_anonymous directly under @app.route."
@@ -185,6 +201,18 @@ def _import_app(module_name: str) -> Check:
         sys.path.remove(os.getcwd())
     summary = f"{module_name} indexes {len(functions)} functions, each protected or marked anonymous"
     return Check("ok", "app", summary)
+
+
+def _routes() -> Check:
+    path = Path(HOST_JSON)
+    if not path.is_file():
+        return Check("warn", "host.json", f"none in {Path.cwd()}", "Run the doctor in the function app's folder.")
+    try:
+        prefix = route_prefix(path)
+    except (OSError, ValueError) as error:
+        return Check("FAIL", "host.json", f"cannot be read: {type(error).__name__}", "Make host.json a JSON object.")
+    where = f"/{prefix}/<route>" if prefix else "/<route> (no route prefix)"
+    return Check("ok", "host.json", f"HTTP functions answer at {where}")
 
 
 def _metadata(

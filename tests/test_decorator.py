@@ -353,3 +353,49 @@ def test_an_http_function_declared_as_a_generic_trigger_is_checked_too(tmp_path:
     )
     with pytest.raises(UnprotectedFunctionError):
         authorizer.verify_protected(plain.app.get_functions())
+
+
+def test_a_protected_route_that_demands_a_function_key_fails_at_import(tmp_path: Path, auth: ConfigureAuth) -> None:
+    source = """
+        import azure.functions as func
+        import authorizer
+
+        app = authorizer.FunctionApp()
+
+        @app.route(route="orders", auth_level=func.AuthLevel.FUNCTION)
+        @authorizer.require_auth(scopes=["Orders.Read"])
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+    """
+    # It once indexed as FUNCTION: the host then refused every browser call before the token was checked.
+    with pytest.raises(authorizer.FunctionKeyRouteError) as caught:
+        import_module_from(tmp_path, "keyed_route_app", source)
+    assert "'orders'" in str(caught.value) and "authorizer.FunctionApp()" in str(caught.value)
+
+
+def test_a_plain_function_app_keeps_function_keys_and_is_refused_at_indexing(
+    tmp_path: Path, auth: ConfigureAuth
+) -> None:
+    source = """
+        import azure.functions as func
+        import authorizer
+
+        app = func.FunctionApp()
+        bp = authorizer.Blueprint()
+
+        @bp.route(route="orders")
+        @authorizer.require_auth(scopes=["Orders.Read"])
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+
+        @app.route(route="hook", auth_level=func.AuthLevel.FUNCTION)
+        @authorizer.allow_anonymous
+        def hook(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("a function key is this one's only gate, and that is allowed")
+
+        app.register_functions(bp)
+    """
+    module = import_module_from(tmp_path, "plain_keyed_app", source)
+    with pytest.raises(authorizer.FunctionKeyRouteError) as caught:
+        authorizer.verify_protected(module.app.get_functions())
+    assert "'orders'" in str(caught.value)

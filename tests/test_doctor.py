@@ -297,3 +297,48 @@ def test_without_a_local_settings_file_the_environment_is_taken_as_it_is(
     checks, environ = doctor.local_settings(None, {})
     assert environ == {"ENTRA_TENANT_ID": "f"}
     assert [check.status for check in checks] == ["ok"]
+
+
+KEYED_APP = """
+    import azure.functions as func
+    import authorizer
+
+    app = func.FunctionApp()
+
+    @app.route(route="orders")
+    @authorizer.require_auth(scopes=["Orders.Read"])
+    def orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders")
+"""
+PREFIXED_METADATA_APP = """
+    import authorizer
+
+    app = authorizer.FunctionApp()
+    app.serve_protected_resource_metadata()
+"""
+
+
+def test_a_protected_route_behind_a_function_key_fails_the_app_check(
+    issuer: LocalIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "keyed_app.py").write_text(textwrap.dedent(KEYED_APP))
+    monkeypatch.chdir(tmp_path)
+    code, text = checkup(auth_environ(issuer), "keyed_app")
+    assert code == 1
+    line = finding(text, "app")
+    assert "[FAIL]" in line and "'orders'" in line and "authorizer.FunctionApp()" in line
+
+
+def test_host_json_is_checked_against_the_metadata_document(
+    issuer: LocalIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "prefixed_app.py").write_text(textwrap.dedent(PREFIXED_METADATA_APP))
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    monkeypatch.chdir(tmp_path)
+    code, text = checkup(auth_environ(issuer), "prefixed_app")
+    assert code == 1
+    assert '"routePrefix": ""' in finding(text, "app")
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
+    code, text = checkup(auth_environ(issuer), "prefixed_app")
+    assert code == 0, text
+    assert "no route prefix" in finding(text, "host.json")

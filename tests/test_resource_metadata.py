@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
@@ -149,3 +153,28 @@ def test_the_resource_url_must_be_https(configure_auth: ConfigureAuth) -> None:
         configure_auth(PROTECTED_RESOURCE_URL="http://orders.contoso.example")
         authorizer.runtime.settings()
     assert caught.value.setting == "PROTECTED_RESOURCE_URL"
+
+
+def test_under_a_route_prefix_serving_the_document_fails_at_import_with_the_fix(
+    configure_auth: ConfigureAuth, tmp_path: Path
+) -> None:
+    # The host's default host.json: every route under /api/, where no OAuth client looks for RFC 9728.
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    (tmp_path / "prefixed_app.py").write_text(
+        "import authorizer\napp = authorizer.FunctionApp()\napp.serve_protected_resource_metadata()\n"
+    )
+    with pytest.raises(authorizer.ConfigurationError) as caught:
+        import_module_from(tmp_path, "prefixed_app")
+    assert caught.value.setting == "routePrefix"
+    assert '"routePrefix": ""' in caught.value.problem
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
+    assert import_module_from(tmp_path, "prefixed_app").app is not None
+
+
+def import_module_from(directory: Path, name: str) -> Any:
+    sys.path.insert(0, str(directory))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(directory))
+        sys.modules.pop(name, None)

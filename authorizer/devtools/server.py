@@ -23,6 +23,7 @@ import azure.functions as func
 from azure.functions import meta
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 
+from ..host_json import DEFAULT_ROUTE_PREFIX, route_prefix
 from .threaded import ThreadedHttpServer
 
 
@@ -89,9 +90,7 @@ def routes_of(functions: Iterable[func.Function], route_prefix: str) -> list[Rou
 
 
 def route_prefix_of(host_json: Path) -> str:
-    settings = json.loads(host_json.read_text()) if host_json.is_file() else {}
-    prefix = settings.get("extensions", {}).get("http", {}).get("routePrefix", "api")
-    return str(prefix).strip("/")
+    return route_prefix(host_json) if host_json.is_file() else DEFAULT_ROUTE_PREFIX
 
 
 def _compile(template: str) -> re.Pattern[str]:
