@@ -126,7 +126,7 @@ class Authenticator:
         return cached
 
     def _still_derivable(self, entry: ValidatedToken, allow_io: bool) -> bool:
-        """Whether validating the token now would read the same key and the same issuer template.
+        """Whether validating the token now would read the same key and the same issuer templates.
 
         These, the token, the settings and the time are all that ``_verify`` reads, so an entry
         that passes here is what ``_verify`` would return: the cache is not a second validator.
@@ -134,7 +134,10 @@ class Authenticator:
         authority = self.authority
         if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
             return False
-        return authority.issuer_template(entry.principal.token_version, allow_io=allow_io) == entry.issuer_template
+        if authority.issuer_template(entry.principal.token_version, allow_io=allow_io) != entry.issuer_template:
+            return False
+        key_template = entry.key_issuer_template
+        return key_template is None or authority.issuer_template("2.0", allow_io=allow_io) == key_template
 
     def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
         jws = parse(token)
@@ -153,11 +156,23 @@ class Authenticator:
         facts = check_claims(claims, self._expectations, now)
         template = self.authority.issuer_template(facts.version, allow_io=allow_io)
         check_issuer(claims, facts, template)
+        key_template = None
         if key.issuer is not None:
-            check_key_issuer(claims, facts, key.issuer, self.authority.issuer_template("2.0", allow_io=allow_io))
+            # A v1 token's key is judged against the v2 issuer: one more input the cache must record.
+            key_template = (
+                template if facts.version == "2.0" else self.authority.issuer_template("2.0", allow_io=allow_io)
+            )
+            check_key_issuer(claims, facts, key.issuer, key_template)
         principal = Principal.from_claims(claims)
         return ValidatedToken(
-            principal, kid, key, template, facts.valid_from, facts.valid_until, entry_size(jws.payload)
+            principal,
+            kid,
+            key,
+            template,
+            None if key_template == template else key_template,
+            facts.valid_from,
+            facts.valid_until,
+            entry_size(jws.payload),
         )
 
 

@@ -30,7 +30,16 @@ class Deadline:
         self._ends_at = time.monotonic() + seconds
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        self.expired = False
+        self._over = False
+        self._expired = threading.Event()
+
+    @property
+    def expired(self) -> bool:
+        return self._expired.is_set()
+
+    def wait_expired(self, timeout: float) -> bool:
+        """Wait until the deadline has cut the exchange; True once it has."""
+        return self._expired.wait(timeout)
 
     def remaining(self) -> float:
         return max(0.0, self._ends_at - time.monotonic())
@@ -46,12 +55,18 @@ class Deadline:
         timer.start()
 
     def _expire(self, sock: socket.socket) -> None:
-        self.expired = True
-        try:
-            # shutdown, not close: it wakes a recv blocked in another thread.
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        with self._lock:
+            # Once the exchange is over its connection may serve another one: never cut that.
+            if self._over:
+                return
+            self._expired.set()
+            try:
+                # socket.socket's shutdown, not SSLSocket's: that one first drops the TLS layer, and
+                # bytes arriving after it would be read as plaintext. shutdown, not close: it wakes a
+                # recv blocked in another thread.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> Deadline:
         _current.deadline = self
@@ -62,6 +77,7 @@ class Deadline:
     ) -> None:
         _current.deadline = None
         with self._lock:
+            self._over = True
             if self._timer is not None:
                 self._timer.cancel()
 

@@ -140,4 +140,8 @@ class Authority:
             metadata = self.metadata["2.0"].get()
         except Unavailable as error:
             raise FetchError(str(error), retry_after=error.retry_after) from None
-        return parse_jwks(self._fetch(metadata.jwks_uri), previous=self.key_set.value)
+        # A tenant's own JWKS may name the tenant in each key's issuer: templated as its metadata's issuer is.
+        return parse_jwks(self._fetch(metadata.jwks_uri), previous=self.key_set.value, issuer_template=self._template)
+
+    def _template(self, issuer: str) -> str:
+        return tenant_template(issuer, self._home_tenant)

@@ -77,6 +77,9 @@ class HttpJsonFetcher:
                 if deadline.expired:
                     raise FetchError(f"response from {url} exceeded the {self._timeout} s deadline") from None
                 raise FetchError(f"{type(error).__name__} fetching {url}") from None
+            # A body that completed as the deadline cut the connection is not trusted either.
+            if deadline.expired:
+                raise FetchError(f"response from {url} exceeded the {self._timeout} s deadline")
         return parse_json_object(body, url)
 
     def _new_session(self) -> requests.Session:

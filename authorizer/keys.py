@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import KeysUnavailable, UnknownSigningKey
@@ -28,12 +28,17 @@ class VerificationKey(NamedTuple):
 KeySet = Mapping[str, VerificationKey]
 
 
-def parse_jwks(document: Mapping[str, Any], previous: KeySet | None = None) -> dict[str, VerificationKey]:
+def parse_jwks(
+    document: Mapping[str, Any],
+    previous: KeySet | None = None,
+    issuer_template: Callable[[str], str] | None = None,
+) -> dict[str, VerificationKey]:
     """Keep the RSA signature-verification keys of a JWKS, by kid.
 
     Keys of another type or use, with private parts, shorter than 2048 bits, or whose
     kid appears twice are left out. A key identical to one in ``previous`` (same kid, key
     material and issuer) is that same object, so that what was verified with it stays cached.
+    ``issuer_template`` turns a key's issuer into the template it is compared with.
 
     Raises:
         FetchError: the document has no usable key at all (so the last good set stays).
@@ -49,7 +54,11 @@ def parse_jwks(document: Mapping[str, Any], previous: KeySet | None = None) -> d
             continue
         kid = entry["kid"]
         issuer = entry.get("issuer")
-        key = VerificationKey(public_key, issuer if isinstance(issuer, str) and issuer else None)
+        if not isinstance(issuer, str) or not issuer:
+            issuer = None
+        elif issuer_template is not None:
+            issuer = issuer_template(issuer)
+        key = VerificationKey(public_key, issuer)
         # Two keys under one kid: we cannot know which one the issuer means, so trust neither.
         if kid in found or kid in ambiguous:
             found.pop(kid, None)

@@ -40,8 +40,14 @@ class Unavailable(Exception):
 
 
 def whole_seconds(delay: float) -> int:
-    """A delay as a Retry-After value: whole seconds, at least 1, never unbounded."""
-    return max(1, math.ceil(min(delay, HUGE_DELAY)))
+    """A delay as a Retry-After value: whole seconds, at least 1, never unbounded.
+
+    Any float is accepted, infinities included (a next attempt at -inf means "now").
+    """
+    # Written so that NaN, too, lands on 1: every comparison with it is false.
+    if not delay > 1.0:
+        return 1
+    return math.ceil(min(delay, HUGE_DELAY))
 
 
 class Forced(Enum):

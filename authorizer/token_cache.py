@@ -33,6 +33,8 @@ class ValidatedToken(NamedTuple):
     key: VerificationKey
     # The metadata issuer the token's issuer was compared with, for its version.
     issuer_template: str
+    # The v2 metadata issuer the key's own issuer was compared with (a v1 token's key), or None.
+    key_issuer_template: str | None
     # The instants between which full validation, with the skew, would accept the token.
     valid_from: float
     valid_until: float

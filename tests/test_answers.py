@@ -16,7 +16,7 @@ from authorizer.tenants import TenantPolicy
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Case, Ctx
 from tests.support.clock import FakeClock
-from tests.support.entra import APP_ID_URI, PARTNER_TENANT, STRANGER_TENANT, USER_OID
+from tests.support.entra import APP_ID_URI, HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT, USER_OID
 from tests.support.issuer import LocalIssuer, auth_environ, status
 from tests.support.tokens import make_key
 
@@ -194,10 +194,15 @@ def test_the_descriptions_are_fixed_sentences() -> None:
         assert FIXED_SENTENCE.fullmatch(error.description), error.description
 
 
+@pytest.mark.parametrize("key_issuer", [None, "{tenantid}", HOME_TENANT], ids=["no-key-issuer", "templated", "home"])
 @pytest.mark.parametrize("version", ["2.0", "1.0"])
 def test_a_foreign_tenant_in_a_single_tenant_app_gets_403_tenant_not_allowed_never_401(
-    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock, version: str
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock, version: str, key_issuer: str | None
 ) -> None:
+    # A tenant's own JWKS may name the home tenant in each key's issuer: judged with the same template.
+    if key_issuer is not None:
+        issuer.key_issuers[issuer.signer.kid] = f"{issuer.base_url}/{key_issuer}/v2.0"
+
     # No ENTRA_ALLOWED_TENANTS: the home tenant's metadata, whose issuer names the home tenant only.
     @require_auth()
     def protected(req: func.HttpRequest) -> func.HttpResponse:

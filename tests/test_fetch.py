@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import select
+import socket
+import ssl
+import threading
 import time
+from pathlib import Path
 
 import pytest
+import trustme
 
+from authorizer.deadline import Deadline
 from authorizer.fetch import FetchError, HttpJsonFetcher, parse_retry_after
 from tests.support.entra import HOME_TENANT
 from tests.support.issuer import Fault, LocalIssuer
@@ -62,3 +70,56 @@ def test_an_enormous_retry_after_is_a_finite_number() -> None:
     assert value is not None and value < 1e12
     far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT")
     assert far is not None and far < 1e12
+
+
+def test_a_deadline_cuts_a_tls_connection_without_leaving_it_readable_in_plaintext(tmp_path: Path) -> None:
+    # SSLSocket.shutdown drops the TLS layer first: bytes an on-path attacker queued behind the TLS
+    # stream were then read as plaintext, and could complete a JWKS with a key of their own.
+    authority = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        raw_client = socket.create_connection(listener.getsockname())
+        raw_server, _ = listener.accept()
+        server_side: list[ssl.SSLSocket] = []
+        handshake = threading.Thread(
+            target=lambda: server_side.append(server_context.wrap_socket(raw_server, server_side=True))
+        )
+        handshake.start()
+        client = client_context.wrap_socket(raw_client, server_hostname="127.0.0.1")
+        handshake.join(timeout=10)
+        try:
+            server_side[0].sendall(b"HTTP/1.1 200 OK\r\n")
+            assert client.recv(100) == b"HTTP/1.1 200 OK\r\n"
+            # The attacker's plaintext, written under the TLS layer, waits in the client's buffer.
+            with socket.socket(fileno=os.dup(server_side[0].fileno())) as under_tls:
+                under_tls.sendall(b'{"keys": [{"kid": "attacker"}]}')
+            assert select.select([client], [], [], 5)[0]
+            with Deadline(0) as deadline:
+                deadline.watch(client)
+                assert deadline.wait_expired(5)
+            try:
+                read = client.recv(100)
+            except (ssl.SSLError, OSError):
+                read = b""
+            assert b"attacker" not in read
+        finally:
+            client.close()
+            server_side[0].close()
+
+
+def test_a_timer_that_fires_after_the_exchange_never_cuts_the_connection_it_has_handed_on() -> None:
+    # The connection goes back to the pool inside the exchange; a timer already on its way must let it be.
+    left, right = socket.socketpair()
+    try:
+        with Deadline(60) as deadline:
+            pass
+        deadline._expire(left)  # what a timer that woke as the exchange ended would do
+        assert not deadline.expired
+        right.sendall(b"still open")
+        assert left.recv(100) == b"still open"
+    finally:
+        left.close()
+        right.close()

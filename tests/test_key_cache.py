@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from authorizer.discovery import Authority
 from authorizer.errors import AuthError, KeysUnavailable, UnknownSigningKey
 from authorizer.fetch import HttpJsonFetcher
 from authorizer.principal import Principal
+from authorizer.refresh import whole_seconds
 from authorizer.settings import AuthSettings
 from authorizer.tenants import StaticTenantPolicy
 from authorizer.validation import verify_signature
@@ -436,3 +438,11 @@ def test_a_routine_refresh_with_unchanged_keys_keeps_every_cached_caller(
         harness.validate(token)
     # Each refresh once emptied the cache: 50 cached callers cost 50 fresh RSA verifies.
     assert len(verifies) == 0
+
+
+def test_a_refresh_that_succeeds_while_a_retry_after_is_computed_never_crashes_it() -> None:
+    # A successful fetch sets the next attempt to -inf; ceil(-inf) once turned an unknown kid into a 500.
+    assert whole_seconds(-math.inf) == 1
+    assert whole_seconds(math.nan) == 1
+    assert whole_seconds(math.inf) == 10**9
+    assert whole_seconds(1.2) == 2
