@@ -160,18 +160,19 @@ def test_under_a_route_prefix_serving_the_document_fails_at_import_with_the_fix(
 ) -> None:
     # The host's default host.json: every route under /api/, where no OAuth client looks for RFC 9728.
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
-    (tmp_path / "prefixed_app.py").write_text(
+    (tmp_path / "metadata_under_a_prefix_app.py").write_text(
         "import authorizer\napp = authorizer.FunctionApp()\napp.serve_protected_resource_metadata()\n"
     )
     with pytest.raises(authorizer.ConfigurationError) as caught:
-        import_module_from(tmp_path, "prefixed_app")
+        import_module_from(tmp_path, "metadata_under_a_prefix_app")
     assert caught.value.setting == "routePrefix"
     assert '"routePrefix": ""' in caught.value.problem
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
-    assert import_module_from(tmp_path, "prefixed_app").app is not None
+    assert import_module_from(tmp_path, "metadata_under_a_prefix_app").app is not None
 
 
 def import_module_from(directory: Path, name: str) -> Any:
+    sys.modules.pop(name, None)
     sys.path.insert(0, str(directory))
     try:
         return importlib.import_module(name)

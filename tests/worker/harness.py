@@ -1,11 +1,13 @@
 """Plays the Functions host for the real Python 3.13 worker, azure-functions-runtime.
 
-Run from the repository root on the 3.13 interpreter, with the app settings in the environment:
-``.venv313/bin/python -m tests.worker.harness CASES.json RESULTS.json``. It sends what the host
-sends, through the host's proxy worker, in the same order: start the thread pool, WorkerInitRequest
-(the worker indexes function_app.py here), FunctionsMetadataRequest, one FunctionLoadRequest per
-function, then one InvocationRequest per case, all in flight at once as the proxy dispatches each
-message as its own task. It records what came back; tests/test_worker_contract.py judges it.
+Run on the 3.13 interpreter, with the app settings in the environment:
+``.venv313/bin/python -m tests.worker.harness CASES.json RESULTS.json``, with the app's folder in
+AzureWebJobsScriptRoot as the host sets it (by default the repository, whose function_app.py it
+serves). It sends what the host sends, through the host's proxy worker, in the same order: start
+the thread pool, WorkerInitRequest (the worker indexes function_app.py here),
+FunctionsMetadataRequest, one FunctionLoadRequest per function, then one InvocationRequest per
+case, all in flight at once as the proxy dispatches each message as its own task. It records what
+came back; tests/test_worker_contract.py and tests/test_adoption.py judge it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import uuid
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ import azure_functions_runtime as worker
 from tests.worker import protos
 
 REPO = Path(__file__).resolve().parents[2]
+# Where the host tells the worker the app lives.
+SCRIPT_ROOT = "AzureWebJobsScriptRoot"
 
 
 @dataclass
@@ -90,10 +95,10 @@ async def invoke(case: dict[str, Any], function_id: str) -> dict[str, Any]:
     return {**http_answer(response), "invocation_id_echoed": response.invocation_id == invocation_id}
 
 
-async def host(cases: list[dict[str, Any]]) -> dict[str, Any]:
+async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, Any]:
     worker.start_threadpool_executor()
     try:
-        init = protos.WorkerInitRequest(function_app_directory=str(REPO))
+        init = protos.WorkerInitRequest(function_app_directory=str(app_directory))
         answer = await worker.worker_init_request(
             WorkerRequest(
                 "WorkerInitRequest",
@@ -101,9 +106,13 @@ async def host(cases: list[dict[str, Any]]) -> dict[str, Any]:
                 properties={"protos": protos, "host": "127.0.0.1"},
             )
         )
+        library = sys.modules.get("authorizer")
         report: dict[str, Any] = {
             "init_error": failure(answer.result),
             "runtime": answer.worker_metadata.runtime_version,
+            # Where the app's code came from: the worker's sys.path and the library it imported.
+            "sys_path": list(sys.path),
+            "library": getattr(library, "__file__", None),
         }
         if report["init_error"] is not None:
             return report
@@ -145,8 +154,11 @@ def main() -> None:
     # The worker and the app log through `logging`: to stderr, which the test shows on failure.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     cases_path, results_path = map(Path, sys.argv[1:3])
+    app_directory = Path(os.environ.get(SCRIPT_ROOT, REPO))
+    # What the host's worker.py launcher does before it starts the worker: the app's folder, last on sys.path.
+    sys.path.append(str(app_directory))
     cases = json.loads(cases_path.read_text())
-    results_path.write_text(json.dumps(asyncio.run(host(cases))))
+    results_path.write_text(json.dumps(asyncio.run(host(cases, app_directory))))
 
 
 if __name__ == "__main__":

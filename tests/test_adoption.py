@@ -1,0 +1,200 @@
+"""Adopting the package in a function app that is not ours, step for step as the README says.
+
+The wheel is built from this checkout; a separate app in a temporary folder (the host's default
+host.json, two HTTP functions and a timer) gets a fresh Python 3.13 virtual environment with the real
+worker (azure-functions-runtime), and the worker indexes and invokes it. Nothing of this repository
+is on that app's sys.path: the host side runs from a copy of tests/worker, and the library comes
+from the installed wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT, USER_OID
+from tests.support.issuer import LocalIssuer, auth_environ
+from tests.support.keyvault import LocalKeyVault
+from tests.support.managed_identity import ManagedIdentityEndpoint
+from tests.worker.driver import REPO, WORKER_PYTHON, run_harness
+
+# The README's "Add it to your function app", as the adopter's own files.
+HOST_JSON = {
+    "version": "2.0",
+    "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
+}
+FUNCTION_APP = """
+    import json
+
+    import azure.functions as func
+
+    import authorizer
+    from authorizer import Principal, require_auth
+
+    app = authorizer.FunctionApp()
+
+
+    @app.route(route="orders", methods=["GET"])
+    @require_auth(scopes=["Orders.Read"])
+    def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        return func.HttpResponse(json.dumps({"tid": principal.tid}), mimetype="application/json")
+
+
+    @app.route(route="me", methods=["GET"])
+    @require_auth()
+    async def me(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        return func.HttpResponse(json.dumps({"oid": principal.oid}), mimetype="application/json")
+
+
+    @app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer")
+    def nightly(timer: func.TimerRequest) -> None:
+        return None
+"""
+REQUIREMENTS = "azure-functions\nentra-functions-authorizer[keyvault]\n"
+WORKER = ["azure-functions-runtime==1.3.0", "azure-functions>=2,<3"]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    without_extra: dict[str, Any]
+    report: dict[str, Any]
+    app_directory: Path
+
+    def status(self, case: str) -> int | str:
+        answer = self.report["answers"][case]
+        return int(answer["status"]) if "status" in answer else str(answer["error"]).splitlines()[0]
+
+    def body(self, case: str) -> Any:
+        return json.loads(self.report["answers"][case]["body"])
+
+
+def pip(python: Path, *arguments: str) -> None:
+    completed = subprocess.run(  # noqa: S603 - the new environment's own pip
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def host_side(folder: Path) -> Path:
+    """A copy of tests/worker, so that the worker's interpreter imports nothing else of this repository."""
+    package = folder / "tests" / "worker"
+    package.mkdir(parents=True)
+    (folder / "tests" / "__init__.py").write_text("")
+    for name in ("__init__.py", "harness.py", "protos.py"):
+        shutil.copy(REPO / "tests" / "worker" / name, package / name)
+    return folder
+
+
+def request(case: str, function: str, route: str, token: str | None) -> dict[str, Any]:
+    return {
+        "id": case,
+        "function": function,
+        "method": "GET",
+        # The host's default routePrefix: the function's route is served under /api/.
+        "url": f"http://localhost:7071/api/{route}",
+        "headers": {"Authorization": f"Bearer {token}"} if token else {},
+        "body": "",
+    }
+
+
+@pytest.fixture(scope="module")
+def adopted(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adopted]:
+    if not WORKER_PYTHON.exists():
+        pytest.fail(f"{WORKER_PYTHON} is missing: run `make bootstrap` (it needs Python 3.13)", pytrace=False)
+    root = tmp_path_factory.mktemp("adoption")
+    app = root / "orders-app"
+    app.mkdir()
+    (app / "host.json").write_text(json.dumps(HOST_JSON, indent=2))
+    (app / "function_app.py").write_text(textwrap.dedent(FUNCTION_APP))
+    (app / "requirements.txt").write_text(REQUIREMENTS)
+    # A fresh environment on the worker's Python, as the remote build makes one from requirements.txt.
+    venv = root / "venv"
+    subprocess.run([str(WORKER_PYTHON), "-m", "venv", str(venv)], check=True, timeout=120)  # noqa: S603
+    python = venv / "bin" / "python"
+    pip(python, str(wheel), *WORKER)
+    host = host_side(root / "host")
+
+    issuer = LocalIssuer().start()
+    identity = ManagedIdentityEndpoint().start()
+    vault = LocalKeyVault(identity, root).start()
+    try:
+        vault.set_secret("allowed-tenants", json.dumps([PARTNER_TENANT]))
+        settings = {
+            **auth_environ(issuer),
+            "KEY_VAULT_URL": vault.url,
+            "KEY_VAULT_DEV_CA_BUNDLE": str(vault.ca_bundle),
+            "IDENTITY_ENDPOINT": identity.url,
+            "IDENTITY_HEADER": identity.header_secret,
+        }
+        run = {"python": python, "app_directory": app, "host_directory": host}
+        # First without the keyvault extra: KEY_VAULT_URL must fail the load, naming the fix.
+        without_extra = run_harness([], settings, root, **run)
+        pip(python, f"{wheel}[keyvault]")
+        now = time.time()
+        good = issuer.token(now, scp="Orders.Read")
+        cases = [
+            request("orders, no token", "list_orders", "orders", None),
+            request("orders, good token", "list_orders", "orders", good),
+            request("orders, wrong scope", "list_orders", "orders", issuer.token(now, scp="Profile.Read")),
+            request("orders, partner in the vault", "list_orders", "orders", issuer.token(now, tenant=PARTNER_TENANT)),
+            request("orders, stranger", "list_orders", "orders", issuer.token(now, tenant=STRANGER_TENANT)),
+            request("me, good token", "me", "me", good),
+        ]
+        report = run_harness(cases, settings, root, **run)
+        yield Adopted(without_extra, report, app)
+    finally:
+        vault.stop()
+        identity.stop()
+        issuer.stop()
+
+
+def test_without_the_keyvault_extra_a_vault_url_fails_the_load_with_the_install_command(adopted: Adopted) -> None:
+    error = adopted.without_extra["init_error"] or adopted.without_extra.get("metadata_error") or ""
+    assert "KEY_VAULT_URL" in error
+    assert "pip install 'entra-functions-authorizer[keyvault]'" in error
+
+
+def test_the_worker_indexes_both_http_functions_and_keeps_the_timer(adopted: Adopted) -> None:
+    assert adopted.report["init_error"] is None, adopted.report["init_error"]
+    assert adopted.report["metadata_error"] is None
+    functions = adopted.report["functions"]
+    assert set(functions) == {"list_orders", "me", "nightly"}
+    assert functions["nightly"]["raw_bindings"][0]["type"] == "timerTrigger"
+    orders_trigger = functions["list_orders"]["raw_bindings"][0]
+    assert (orders_trigger["route"], orders_trigger["authLevel"]) == ("orders", "ANONYMOUS")
+    assert adopted.report["loads"] == dict.fromkeys(functions)
+
+
+def test_the_adopted_app_answers_as_the_readme_says(adopted: Adopted) -> None:
+    statuses = {case: adopted.status(case) for case in adopted.report["answers"]}
+    assert statuses == {
+        "orders, no token": 401,
+        "orders, good token": 200,
+        "orders, wrong scope": 403,
+        "orders, partner in the vault": 200,
+        "orders, stranger": 403,
+        "me, good token": 200,
+    }
+    assert adopted.body("orders, good token") == {"tid": HOME_TENANT}
+    assert adopted.body("orders, partner in the vault") == {"tid": PARTNER_TENANT}
+    assert adopted.body("orders, stranger")["error"] == "tenant_not_allowed"
+    assert adopted.body("me, good token") == {"oid": USER_OID}
+
+
+def test_the_library_came_from_the_installed_wheel_not_from_this_repository(adopted: Adopted) -> None:
+    library = adopted.report["library"]
+    assert library is not None and "/site-packages/authorizer/" in library, library
+    assert not any(entry.startswith(str(REPO)) for entry in adopted.report["sys_path"]), adopted.report["sys_path"]
