@@ -7,27 +7,28 @@ VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer chromium
+.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer debian
 
 test: bootstrap lint typecheck pytest
 
-bootstrap: $(STAMPS)/venv $(STAMPS)/venv313 $(STAMPS)/npm chromium
+bootstrap: $(STAMPS)/venv $(STAMPS)/venv313 $(STAMPS)/npm debian
 
-# The local issuer (oauth2-mock-server) and the SPA's MSAL.js, pinned by samples/package-lock.json.
+# The sample SPA's MSAL.js, pinned by samples/package-lock.json (the local issuer is Python).
 $(STAMPS)/npm: samples/package.json samples/package-lock.json
 	@mkdir -p $(STAMPS)
 	cd samples && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian's chromium for the browser tests (never a downloaded browser).
+# Debian's chromium for the browser tests (never a downloaded browser), and certutil (libnss3-tools),
+# with which `python -m authorizer trust-dev-ca` makes a browser trust the local issuer's CA.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+debian:
+	@command -v chromium >/dev/null && command -v certutil >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium libnss3-tools; }
 
 # The local issuer alone (https://127.0.0.1:7443), for `func start` against it.
-issuer: $(STAMPS)/venv $(STAMPS)/npm
-	$(PY) -m authorizer.devtools.issuer
+issuer: $(STAMPS)/venv
+	$(PY) -m authorizer issuer
 
 # The sample app, the local issuer and the sample SPA on embedded defaults (Ctrl-C stops them).
 demo: $(STAMPS)/venv $(STAMPS)/npm

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 import authorizer
 import authorizer.runtime
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, routes_of
-from authorizer.devtools.spa import SpaServer
+from authorizer.devtools.spa import SpaServer, spa_config
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium reaches for Google's hosts unless told not to; the test asserts it did not.
@@ -41,10 +43,34 @@ WRITE_SCOPE = f"api://{API_CLIENT_ID}/Orders.Write"
 
 
 @pytest.fixture(scope="module")
-def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEntraIssuer]:
-    issuer = LocalEntraIssuer(tmp_path_factory.mktemp("issuer")).start()
+def dev_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This user's data folder (XDG_DATA_HOME), where the development CA is made once and kept."""
+    return tmp_path_factory.mktemp("xdg-data")
+
+
+@pytest.fixture(scope="module")
+def entra(dev_data: Path) -> Iterator[LocalEntraIssuer]:
+    issuer = LocalEntraIssuer(dev_data / "entra-functions-authorizer").start()
     yield issuer
     issuer.stop()
+
+
+@pytest.fixture(scope="module")
+def trusting_home(dev_data: Path, entra: LocalEntraIssuer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's home after the README's one step: `python -m authorizer trust-dev-ca`."""
+    home = tmp_path_factory.mktemp("home")
+    environment = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(dev_data)}
+    environment["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development"
+    done = subprocess.run(  # noqa: S603 - our own command, as the README gives it
+        [sys.executable, "-m", "authorizer", "trust-dev-ca"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home
 
 
 @pytest.fixture(scope="module")
@@ -70,22 +96,12 @@ def api(entra: LocalEntraIssuer, spa: SpaServer) -> Iterator[DevServer]:
     sys.modules.pop("function_app", None)
     app = importlib.import_module("function_app").app
     server = DevServer(routes_of(app.get_functions(), ""), CorsPolicy(frozenset({spa.url}))).start()
-    spa.config_js = spa_config(entra, server)
+    config = spa_config(entra.url, server.url, SPA_CLIENT_ID, API_CLIENT_ID)
+    spa.config_js = f"window.SPA_CONFIG = {json.dumps(config)};".encode()
     yield server
     server.stop()
     sys.modules.pop("function_app", None)
     authorizer.configure(environ=None, tenant_policy=None)
-
-
-def spa_config(entra: LocalEntraIssuer, api: DevServer) -> bytes:
-    config = {
-        "clientId": SPA_CLIENT_ID,
-        "authority": f"{entra.url}/organizations",
-        "knownAuthorities": [urlsplit(entra.url).netloc],
-        "apiBase": api.url,
-        "apiScopePrefix": f"api://{API_CLIENT_ID}",
-    }
-    return f"window.SPA_CONFIG = {json.dumps(config)};".encode()
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +111,15 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
+def launch(playwright: Playwright, home: Path) -> Browser:
+    # An ordinary browser of a user whose home is ``home``: Chromium reads the user's trust store
+    # (~/.pki/nssdb) from there. No certificate error is ever ignored.
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, env={**os.environ, "HOME": str(home)})
+
+
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+def browser(playwright: Playwright, trusting_home: Path) -> Iterator[Browser]:
+    instance = launch(playwright, trusting_home)
     yield instance
     instance.close()
 
@@ -107,20 +129,39 @@ def hosts_seen() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(browser: Browser, spa: SpaServer, api: DevServer, hosts_seen: list[str]) -> Iterator[Page]:
-    # A fresh profile per test; the local issuer's throwaway CA is not in the browser's store.
-    context = browser.new_context(ignore_https_errors=True)
+def open_spa(browser: Browser, spa: SpaServer, hosts_seen: list[str]) -> tuple[BrowserContext, Page]:
+    context = browser.new_context()
     context.on("request", lambda request: hosts_seen.append(urlsplit(request.url).hostname or request.url))
     tab = context.new_page()
     tab.set_default_timeout(20_000)
     tab.goto(spa.url + "/")
     tab.wait_for_function("window.spa && window.spa.ready")
+    return context, tab
+
+
+@pytest.fixture
+def page(browser: Browser, spa: SpaServer, api: DevServer, hosts_seen: list[str]) -> Iterator[Page]:
+    context, tab = open_spa(browser, spa, hosts_seen)
     api.exchanges.clear()
     yield tab
     context.close()
     # Nothing the browser asked for left 127.0.0.1: not the SPA, not MSAL, not chromium itself.
     assert hosts_seen and set(hosts_seen) == {"127.0.0.1"}, set(hosts_seen)
+
+
+def test_a_browser_that_does_not_trust_the_issuer_yet_says_why_and_what_to_do(
+    playwright: Playwright, spa: SpaServer, api: DevServer, tmp_path: Path, hosts_seen: list[str]
+) -> None:
+    # A user who skipped the README's step: a fresh home, nothing trusted.
+    untrusting = launch(playwright, tmp_path)
+    try:
+        context, tab = open_spa(untrusting, spa, hosts_seen)
+        status = tab.locator("#issuer-status")
+        assert status.get_attribute("data-state") == "unreachable"
+        assert "python -m authorizer trust-dev-ca" in status.inner_text()
+        context.close()
+    finally:
+        untrusting.close()
 
 
 def sign_in(page: Page, user: str) -> None:

@@ -95,9 +95,48 @@ def test_dev_tokens_of_each_shape_are_accepted_by_the_app(
 
 def test_a_dev_token_names_its_tenant(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
-    token = mint(entra.state_dir / "issuer.json", "--tenant", STRANGER)
+    token = mint(entra.state_dir / "issuer.json", "--scope", "Orders.Read", "--tenant", STRANGER)
     claims = claims_of(token)
     assert (claims["tid"], claims["iss"]) == (STRANGER, f"{entra.url}/{STRANGER}/v2.0")
+
+
+def test_a_dev_token_carries_only_what_was_asked_for(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    state = entra.state_dir / "issuer.json"
+    # --app-only without --app-role once added Orders.Read.All: "app-only, no roles -> 403" could not be shown.
+    daemon = claims_of(mint(state, "--app-only"))
+    assert daemon["idtyp"] == "app" and "roles" not in daemon
+    bob = claims_of(mint(state, "--scope", "Orders.Read", "--user", "bob"))
+    assert bob["scp"] == "Orders.Read" and "roles" not in bob
+    ada_without_roles = claims_of(mint(state, "--scope", "Orders.Read", "--role", "Orders.Reader"))
+    assert ada_without_roles["roles"] == ["Orders.Reader"]
+    assert claims_of(mint(state, "--scope", "Orders.Read", "--acrs", "c1"))["acrs"] == ["c1"]
+    with pytest.raises(ValueError, match="--scope"):
+        mint(state)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--scope", "Orders.Read", "--tenant", "not-a-guid"], "not a tenant GUID"),
+        (["--scope", "Orders.Read", "--version", "3"], "invalid choice"),
+        (["--scope", "Orders.Read", "--user", "mallory"], "invalid choice"),
+    ],
+)
+def test_token_refuses_arguments_it_cannot_honour(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    token_command.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(arguments)
+    assert message in capsys.readouterr().err
+
+
+def test_an_authentication_context_is_c1_to_c99(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    with pytest.raises(ValueError, match="c1 to c99"):
+        mint(entra.state_dir / "issuer.json", "--scope", "Orders.Read", "--acrs", "c100")
 
 
 def test_dev_tokens_are_refused_outside_development(entra: LocalEntraIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,8 +280,15 @@ def free_port() -> int:
         return port
 
 
-def test_make_demo_serves_and_its_printed_commands_work() -> None:
-    environment = {**os.environ, "DEMO_PORT": str(free_port()), "DEMO_SPA_PORT": str(free_port())}
+def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "DEMO_PORT": str(free_port()),
+        "DEMO_SPA_PORT": str(free_port()),
+        "LOCAL_ISSUER_PORT": str(free_port()),
+        # The development CA and the issuer's address go to this user's data folder: a temporary one here.
+        "XDG_DATA_HOME": str(tmp_path),
+    }
     for name in [name for name in environment if name.startswith(("ENTRA_", "KEY_VAULT"))]:
         environment.pop(name)
     demo = subprocess.Popen(  # noqa: S603 - our own module
@@ -273,4 +319,7 @@ def test_make_demo_serves_and_its_printed_commands_work() -> None:
     assert outputs[1].startswith("HTTP/1.1 403")
     assert f'scope="api://{API_CLIENT_ID}/Orders.Write"' in outputs[1]
     assert any("not the Functions host" in line for line in printed)
+    assert any("python -m authorizer trust-dev-ca" in line for line in printed)
     assert demo.returncode == 0, errors
+    # Stopped: the token command must not find the address of an issuer that is gone.
+    assert not (tmp_path / "entra-functions-authorizer" / "issuer.json").exists()

@@ -14,9 +14,10 @@ import threading
 from types import FrameType
 
 from . import require_development
-from .issuer import API_CLIENT_ID, HOME_TENANT, REPO, SPA_CLIENT_ID, LocalEntraIssuer
+from .issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from .server import CorsPolicy, DevServer, route_prefix_of, routes_of
-from .spa import SpaServer
+from .spa import REPO, SpaServer, spa_config
+from .state import issuer_port
 
 PARTNER_TENANT = "22222222-2222-4222-8222-222222222222"
 
@@ -28,7 +29,14 @@ def main() -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, frame: _stop(stopping, number, frame))
-    issuer = LocalEntraIssuer(REPO / ".local-issuer").start()
+    if not (REPO / "function_app.py").is_file() or not (REPO / "samples" / "spa").is_dir():
+        print("the demo serves this repository's sample app: run `make demo` in a checkout of it")
+        return 2
+    try:
+        issuer = LocalEntraIssuer(port=issuer_port()).start()
+    except OSError as error:
+        print(f"the local issuer cannot start: {error} (set LOCAL_ISSUER_PORT to use another port)")
+        return 2
     api = spa = None
     try:
         api_url = f"http://127.0.0.1:{api_port}"
@@ -38,7 +46,7 @@ def main() -> int:
                 "ENTRA_TENANT_ID": HOME_TENANT,
                 "ENTRA_CLIENT_ID": API_CLIENT_ID,
                 "ENTRA_INSTANCE": issuer.url,
-                "ENTRA_DEV_CA_BUNDLE": issuer.state.ca_bundle if issuer.state else "",
+                "ENTRA_DEV_CA_BUNDLE": issuer.started_state().ca_bundle,
                 "ENTRA_ALLOWED_TENANTS": PARTNER_TENANT,
                 "PROTECTED_RESOURCE_URL": api_url,
             }
@@ -49,14 +57,8 @@ def main() -> int:
         cors = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
         routes = routes_of(app.get_functions(), route_prefix_of(REPO / "host.json"))
         api = DevServer(routes, cors, port=api_port).start()
-        spa_config = {
-            "clientId": SPA_CLIENT_ID,
-            "authority": f"{issuer.url}/organizations",
-            "knownAuthorities": [issuer.url.split("//", 1)[1]],
-            "apiBase": api.url,
-            "apiScopePrefix": f"api://{API_CLIENT_ID}",
-        }
-        spa = SpaServer(spa_config, port=spa_port).start()
+        config = spa_config(issuer.url, api.url, SPA_CLIENT_ID, API_CLIENT_ID)
+        spa = SpaServer(config, port=spa_port).start()
         print(banner(issuer, api.url, spa.url), flush=True)
         stopping.wait()
     finally:
@@ -74,7 +76,10 @@ def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str) -> str:
 Local development server (not the Functions host; `func start` runs the real one)
   API         {api_url}   (function_app.py, converted as the Python worker does)
   SPA         {spa_url}/   (samples/spa, MSAL.js against the local issuer)
-  issuer      {issuer.url}   (local Entra-shaped issuer; CA in .local-issuer/ca.pem)
+  issuer      {issuer.url}   (local Entra-shaped issuer; its CA: {issuer.started_state().ca_bundle})
+
+To sign in at {spa_url}/ in your browser, trust the issuer's CA once (then restart the browser):
+  .venv/bin/python -m authorizer trust-dev-ca
 
 200 - list orders with a token for Orders.Read (valid for an hour):
 curl -i {api_url}/api/orders -H "Authorization: Bearer {reader}"

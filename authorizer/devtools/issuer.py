@@ -1,105 +1,50 @@
-"""Starts and stops the local Entra-shaped issuer (samples/local-issuer, on oauth2-mock-server)."""
+"""Starts and stops the local Entra-shaped issuer, and `python -m authorizer issuer`."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import selectors
-import shutil
-import subprocess
-import time
-from dataclasses import dataclass
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
-import requests
+from . import require_development
+from .dev_ca import ensure_certificates
+from .local_issuer import LocalIssuerServer
+from .state import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, IssuerState, dev_home, issuer_port
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER = REPO / "samples" / "local-issuer" / "server.mjs"
-HOME_TENANT = "11111111-1111-4111-8111-111111111111"
-API_CLIENT_ID = "aaaaaaaa-0000-4000-8000-00000000a91e"
-SPA_CLIENT_ID = "bbbbbbbb-0000-4000-8000-0000000005ba"
-READY = "local Entra issuer listening on "
-
-
-@dataclass
-class IssuerState:
-    """What a running issuer tells its clients: where it is and which CA to trust."""
-
-    url: str
-    ca_bundle: str
-    api_client_id: str
-    home_tenant: str
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> IssuerState:
-        return cls(**json.loads(path.read_text()))
+__all__ = ["API_CLIENT_ID", "HOME_TENANT", "SPA_CLIENT_ID", "IssuerState", "LocalEntraIssuer"]
+STATE_FILE = "issuer.json"
 
 
 class LocalEntraIssuer:
-    """The Node issuer over TLS with a throwaway CA; start() and stop() own the process."""
+    """The issuer over TLS with the user's development CA; start() and stop() own it."""
 
-    def __init__(
-        self,
-        state_dir: Path,
-        *,
-        port: int = 0,
-        api_client_id: str = API_CLIENT_ID,
-        home_tenant: str = HOME_TENANT,
-        token_version: int = 2,
-    ) -> None:
-        self.state_dir = state_dir
-        self._arguments = {
-            "--port": str(port),
-            "--api-client-id": api_client_id,
-            "--home-tenant": home_tenant,
-            "--token-version": str(token_version),
-        }
-        self._process: subprocess.Popen[str] | None = None
+    def __init__(self, state_dir: Path | None = None, *, port: int = 0) -> None:
+        self.state_dir = state_dir or dev_home()
+        self._port = port
+        self._server: LocalIssuerServer | None = None
         self.state: IssuerState | None = None
 
-    def start(self, timeout: float = 20) -> LocalEntraIssuer:
-        """Generate certificates, start node, and wait until it listens.
+    def start(self) -> LocalEntraIssuer:
+        """Make (or reuse) the certificates, listen, and record where this issuer is.
 
         Raises:
-            RuntimeError: node is missing, samples/ was not installed, or the issuer did not start.
+            OSError: the port is taken.
         """
-        node = shutil.which("node")
-        if node is None or not (REPO / "samples" / "node_modules" / "oauth2-mock-server").is_dir():
-            raise RuntimeError("the local issuer needs node and `npm ci` in samples/: run `make bootstrap`")
-        ca_bundle, cert, key = self._certificates()
-        command = [node, str(SERVER), "--cert", str(cert), "--key", str(key)]
-        for name, value in self._arguments.items():
-            command += [name, value]
-        self._process = subprocess.Popen(  # noqa: S603 - our own server script
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO / "samples",
-        )
-        url = self._wait_until_listening(timeout)
-        self.state = IssuerState(
-            url, str(ca_bundle), self._arguments["--api-client-id"], self._arguments["--home-tenant"]
-        )
-        self.state.save(self.state_dir / "issuer.json")
+        certificates = ensure_certificates(self.state_dir)
+        self._server = LocalIssuerServer(certificates, self._port).start()
+        self.state = IssuerState(self._server.url, str(certificates.ca_bundle), API_CLIENT_ID, HOME_TENANT)
+        self.state.save(self.state_dir / STATE_FILE)
         return self
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=5)
-            for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
-                if stream is not None:
-                    stream.close()
-            self._process = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            # The token command must not find the address of an issuer that is gone.
+            (self.state_dir / STATE_FILE).unlink(missing_ok=True)
 
     @property
     def url(self) -> str:
@@ -107,80 +52,55 @@ class LocalEntraIssuer:
 
     def rotate(self) -> str:
         """Sign with a new key from now on; every earlier key stays published."""
-        return str(self._post("/_dev/rotate", None)["kid"])
+        return self._started().keys.rotate()
 
     def token(self, *, tenant: str = "organizations", **fields: str) -> str:
         """A token from the token endpoint (grant_type and the dev_* fields as form fields)."""
         return str(self._post(f"/{tenant}/oauth2/v2.0/token", fields)["access_token"])
 
-    def _started(self) -> IssuerState:
+    def started_state(self) -> IssuerState:
         if self.state is None:
             raise RuntimeError("start() the issuer first")
         return self.state
 
-    def _post(self, path: str, form: dict[str, str] | None) -> dict[str, Any]:
-        state = self._started()
+    def _started(self) -> LocalIssuerServer:
+        if self._server is None:
+            raise RuntimeError("start() the issuer first")
+        return self._server
+
+    def _post(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+        import requests
+
+        state = self.started_state()
         response = requests.post(state.url + path, data=form, verify=state.ca_bundle, timeout=10)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
 
-    def _certificates(self) -> tuple[Path, Path, Path]:
-        # trustme is a development requirement: imported only on this path.
-        import trustme
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        authority = trustme.CA()
-        certificate = authority.issue_cert("127.0.0.1", "localhost")
-        ca_bundle, cert, key = (self.state_dir / name for name in ("ca.pem", "cert.pem", "key.pem"))
-        authority.cert_pem.write_to_path(str(ca_bundle))
-        certificate.cert_chain_pems[0].write_to_path(str(cert))
-        for extra in certificate.cert_chain_pems[1:]:
-            extra.write_to_path(str(cert), append=True)
-        certificate.private_key_pem.write_to_path(str(key))
-        return ca_bundle, cert, key
-
-    def _wait_until_listening(self, timeout: float) -> str:
-        if self._process is None or self._process.stdout is None:
-            raise RuntimeError("the issuer process is not running")
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._process.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=deadline - time.monotonic()):
-                    break
-                line = self._process.stdout.readline()
-                if line.startswith(READY):
-                    return line[len(READY) :].strip()
-                if not line:
-                    break
-        error = self._process.stderr.read() if self._process.poll() is not None and self._process.stderr else ""
-        self.stop()
-        raise RuntimeError(f"the local issuer did not start: {error.strip()[-500:]}")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=None, help="default: LOCAL_ISSUER_PORT or 7443")
 
 
-def main() -> int:
-    """Run the issuer alone, for `func start` against it (LOCAL_ISSUER_PORT, default 7443)."""
-    import os
-    import signal
-    import threading
-
-    from . import require_development
-
+def run(args: argparse.Namespace) -> int:
+    """Run the issuer in the foreground until Ctrl-C; 2 when it cannot start."""
     require_development()
-    port = int(os.environ.get("LOCAL_ISSUER_PORT", "7443"))
-    issuer = LocalEntraIssuer(REPO / ".local-issuer", port=port).start()
+    try:
+        issuer = LocalEntraIssuer(port=args.port if args.port is not None else issuer_port()).start()
+    except OSError as error:
+        print(f"the local issuer cannot start: {error}")
+        return 2
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, frame: stopping.set())
-    state = issuer._started()
+    state = issuer.started_state()
+    values = json.dumps(state.settings(), indent=2)
     print(
-        f"local Entra issuer on {state.url} - put these in local.settings.json Values, then `func start`:\n"
-        f'  "ENTRA_INSTANCE": "{state.url}",\n'
-        f'  "ENTRA_DEV_CA_BUNDLE": "{state.ca_bundle}",\n'
-        f'  "ENTRA_TENANT_ID": "{state.home_tenant}",\n'
-        f'  "ENTRA_CLIENT_ID": "{state.api_client_id}"\n'
-        "Tokens: .venv/bin/python -m authorizer token --scope Orders.Read   (Ctrl-C stops the issuer)",
+        f"local Entra issuer on {state.url} (development only)\n"
+        f"Put these in local.settings.json Values, then `func start`:\n{values}\n"
+        "Tokens for curl: python -m authorizer token --scope Orders.Read\n"
+        "A browser signs in against it once it trusts its CA: python -m authorizer trust-dev-ca\n"
+        "Ctrl-C stops the issuer",
         flush=True,
     )
     try:
@@ -188,7 +108,3 @@ def main() -> int:
     finally:
         issuer.stop()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
-from .issuer import REPO
 from .threaded import ThreadedHttpServer
+
+# The sample app and SPA live in a checkout of the repository, not in the installed package.
+REPO = Path(__file__).resolve().parents[2]
 
 SPA = REPO / "samples" / "spa"
 MSAL = REPO / "samples" / "node_modules" / "@azure" / "msal-browser" / "lib"
@@ -20,6 +23,26 @@ FILES = {
     "/msal-redirect-bridge.min.js": MSAL / "redirect-bridge" / "msal-redirect-bridge.min.js",
 }
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+# Shown by the page when it cannot reach the issuer: to a page, an untrusted certificate and an
+# issuer that is down look alike, so it names both, with what to do about each.
+ISSUER_HELP = (
+    "If `make demo` is running, this browser does not trust the local issuer's certificate yet: run "
+    "`.venv/bin/python -m authorizer trust-dev-ca`, restart the browser and reload this page. "
+    "If it is not running, start it with `make demo`."
+)
+
+
+def spa_config(issuer_url: str, api_url: str, spa_client_id: str, api_client_id: str) -> dict[str, Any]:
+    """The sample SPA's config.js for the local issuer and a local API."""
+    return {
+        "clientId": spa_client_id,
+        "authority": f"{issuer_url}/organizations",
+        # No instance discovery call to Microsoft: the local issuer is its own known authority.
+        "knownAuthorities": [issuer_url.split("//", 1)[1]],
+        "apiBase": api_url,
+        "apiScopePrefix": f"api://{api_client_id}",
+        "issuerHelp": ISSUER_HELP,
+    }
 
 
 class SpaServer:

@@ -3,68 +3,86 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
-from ..settings import is_loopback_host
+from ..settings import GUID, is_loopback_host
 from . import require_development
-from .issuer import REPO, IssuerState
+from .entra_shape import DEV_USERS
+from .state import DAEMON_CLIENT_ID, IssuerState, dev_home
 
-STATE = REPO / ".local-issuer" / "issuer.json"
+AUTH_CONTEXT = "c[1-9][0-9]?"
+
+
+def _guid(value: str) -> str:
+    if not GUID.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a tenant GUID")
+    return value.lower()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scope", action="append", default=[], help="a delegated scope, e.g. Orders.Read (repeatable)")
-    parser.add_argument("--role", action="append", default=[], help="an app role the user holds (repeatable)")
+    parser.add_argument("--role", action="append", default=None, help="an app role the user holds (repeatable)")
     parser.add_argument("--app-only", action="store_true", help="an app-only (daemon) token")
     parser.add_argument("--app-role", action="append", default=[], help="an application permission (repeatable)")
-    parser.add_argument("--tenant", help="the token's tenant (GUID); default: the issuer's home tenant")
-    parser.add_argument("--user", default="ada", help="dev user: ada (role Orders.Writer), bob, eve (another tenant)")
+    parser.add_argument("--tenant", type=_guid, help="the token's tenant (GUID); default: the user's own")
+    parser.add_argument("--user", choices=sorted(DEV_USERS), default="ada", help="ada (role Orders.Writer), bob, eve")
     parser.add_argument("--version", choices=["1", "2"], default="2", help="token version")
-    parser.add_argument("--state", type=Path, default=STATE, help="the running issuer's state file")
+    parser.add_argument("--acrs", action="append", default=[], help="an authentication context met, e.g. c1")
+    parser.add_argument("--state", type=Path, default=None, help="the running issuer's state file")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one access token; 2 when the development path is not available."""
     try:
         print(mint(args))
-    except (ConfigurationError, FileNotFoundError) as error:
+    except (ConfigurationError, FileNotFoundError, ValueError) as error:
         print(f"cannot mint a development token: {error}")
         return 2
     return 0
 
 
 def mint(args: argparse.Namespace) -> str:
-    """Ask the local issuer for a token shaped by the arguments.
+    """Ask the local issuer for a token shaped by the arguments, and nothing else.
 
     Raises:
         ConfigurationError: outside Development, or the issuer is not on loopback.
-        FileNotFoundError: no local issuer is running (start it with `make demo`).
+        FileNotFoundError: no local issuer is running for this user.
+        ValueError: arguments that ask for no token at all (a delegated token without a scope).
     """
     require_development()
     import requests
 
-    state = IssuerState.load(args.state)
+    state = IssuerState.load(args.state or dev_home() / "issuer.json")
     # Only ever a local issuer: this tool must not be pointed at anything real.
     if not is_loopback_host(urlsplit(state.url).hostname or ""):
         raise ConfigurationError("issuer", f"{state.url} is not a loopback address")
     prefix = f"api://{state.api_client_id}/"
-    form = {"client_id": "cccccccc-0000-4000-8000-0000000000dd", "token_version": args.version}
+    form = {"client_id": DAEMON_CLIENT_ID, "token_version": args.version}
     if args.tenant:
         form["dev_tenant"] = args.tenant
     if args.app_only:
-        form |= {
-            "grant_type": "client_credentials",
-            "scope": prefix + ".default",
-            "dev_app_roles": ",".join(args.app_role),
-        }
+        form |= {"grant_type": "client_credentials", "scope": prefix + ".default"}
+        form["dev_app_roles"] = ",".join(args.app_role)
     else:
-        scopes = " ".join(prefix + scope for scope in args.scope or ["Orders.Read"])
-        form |= {"grant_type": "password", "username": args.user, "scope": scopes}
-        if args.role:
+        if not args.scope:
+            raise ValueError("name at least one --scope: a delegated token carries the scopes its client asked for")
+        form |= {"grant_type": "password", "username": args.user, "scope": " ".join(prefix + s for s in args.scope)}
+        if args.role is not None:
             form["dev_roles"] = ",".join(args.role)
-    tenant = args.tenant or state.home_tenant
-    response = requests.post(f"{state.url}/{tenant}/oauth2/v2.0/token", data=form, verify=state.ca_bundle, timeout=10)
+    for value in args.acrs:
+        if not re.fullmatch(AUTH_CONTEXT, value):
+            raise ValueError(f"--acrs {value!r}: an authentication context id is c1 to c99")
+    if args.acrs:
+        form["claims"] = json.dumps({"access_token": {"acrs": {"essential": True, "values": args.acrs}}})
+    response = requests.post(
+        f"{state.url}/{args.tenant or state.home_tenant}/oauth2/v2.0/token",
+        data=form,
+        verify=state.ca_bundle,
+        timeout=10,
+    )
     response.raise_for_status()
     return str(response.json()["access_token"])

@@ -14,16 +14,42 @@ const msalInstance = await msal.createStandardPublicClientApplication({
 let account = msalInstance.getAllAccounts()[0] ?? null;
 const scope = (name) => `${config.apiScopePrefix}/${name}`;
 
+// Before anything else: can this browser reach the issuer at all? (A certificate it does not trust
+// looks the same to a page as an issuer that is down: say both, and what to do.)
+async function checkIssuer() {
+  const status = $("issuer-status");
+  const issuer = new URL(config.authority).origin;
+  try {
+    const response = await fetch(`${config.authority}/v2.0/.well-known/openid-configuration`, { cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    status.textContent = "";
+    status.dataset.state = "reachable";
+    return true;
+  } catch (error) {
+    status.textContent = `Sign-in cannot reach the issuer at ${issuer} (${error.message}). ${config.issuerHelp ?? "Check the network and the authority in config.js."}`;
+    status.dataset.state = "unreachable";
+    return false;
+  }
+}
+
 function showAccount() {
   $("account").textContent = account ? `Signed in as ${account.username} (tenant ${account.tenantId})` : "Not signed in.";
 }
 
 async function signIn() {
-  const result = await msalInstance.loginPopup({ scopes: [scope("Orders.Read")], loginHint: $("login-hint").value });
-  account = result.account;
-  msalInstance.setActiveAccount(account);
-  showAccount();
-  return account.username;
+  $("sign-in-error").textContent = "";
+  try {
+    const result = await msalInstance.loginPopup({ scopes: [scope("Orders.Read")], loginHint: $("login-hint").value });
+    account = result.account;
+    msalInstance.setActiveAccount(account);
+    showAccount();
+    return account.username;
+  } catch (error) {
+    // MSAL.js 5 error messages are links: the code says what happened.
+    $("sign-in-error").textContent = `Sign-in failed: ${error.errorCode ?? error.message}`;
+    await checkIssuer();
+    throw error;
+  }
 }
 
 // Call the API with a token for the given scopes; the answer, challenge included, lands in #result.
@@ -51,5 +77,6 @@ $("orders").onclick = () => call("/api/orders");
 $("create-order").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Write"], body: { item: "Tea", quantity: 2 } });
 $("create-order-read-only").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Read"], body: { item: "Tea" } });
 showAccount();
+await checkIssuer();
 // For the browser tests, which drive the same functions the buttons do.
-window.spa = { signIn, call, ready: true };
+window.spa = { signIn, call, checkIssuer, ready: true };
