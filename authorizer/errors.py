@@ -8,12 +8,23 @@ from __future__ import annotations
 
 
 class ConfigurationError(ValueError):
-    """A setting is missing or invalid; raised at load, never per request."""
+    """A setting is missing or invalid; raised at load, never per request.
 
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
+    ``setting`` and ``problem`` name the first one found; ``problems`` holds every one found
+    (a user fixes them all in one go, not one per restart).
+    """
+
+    def __init__(self, setting: str, problem: str, others: tuple[ConfigurationError, ...] = ()) -> None:
         self.setting = setting
         self.problem = problem
+        self.problems: tuple[ConfigurationError, ...] = (self, *others)
+        super().__init__("; ".join(f"{error.setting}: {error.problem}" for error in self.problems))
+
+    @classmethod
+    def all_of(cls, errors: list[ConfigurationError]) -> ConfigurationError:
+        """One error standing for several, raised as the first one."""
+        first, *others = errors
+        return first if not others else cls(first.setting, first.problem, tuple(others))
 
 
 class AuthError(Exception):

@@ -18,6 +18,8 @@ DEFAULT_INSTANCE = "https://login.microsoftonline.com"
 DEVELOPMENT = "Development"
 
 _N = TypeVar("_N", int, float)
+_T = TypeVar("_T")
+VERSIONS = ("1.0", "2.0")
 
 
 @dataclass(frozen=True)
@@ -59,35 +61,55 @@ class AuthSettings:
         """Build and validate the settings.
 
         Raises:
-            ConfigurationError: naming the first setting that is missing or invalid.
+            ConfigurationError: naming the first setting that is missing or invalid, and holding
+                every problem found in ``problems``.
         """
         reader = SettingsReader(environ)
-        tenant_id = reader.guid("ENTRA_TENANT_ID")
-        client_id = reader.guid("ENTRA_CLIENT_ID")
-        app_id_uri = reader.text("ENTRA_APP_ID_URI") or f"api://{client_id}"
-        extra_audiences = reader.items("ENTRA_AUDIENCES")
-        environment = reader.text("AZURE_FUNCTIONS_ENVIRONMENT")
-        instance = reader.https_url("ENTRA_INSTANCE", DEFAULT_INSTANCE, environment == DEVELOPMENT)
-        allowed = frozenset(reader.guid_items("ENTRA_ALLOWED_TENANTS"))
-        return cls(
+        problems: list[ConfigurationError] = []
+
+        def read(value: Callable[[], _T], fallback: _T) -> _T:
+            # Every setting is read, so that one run names every problem, not the first.
+            try:
+                return value()
+            except ConfigurationError as error:
+                problems.append(error)
+                return fallback
+
+        tenant_id = read(lambda: reader.guid("ENTRA_TENANT_ID"), "")
+        client_id = read(lambda: reader.guid("ENTRA_CLIENT_ID"), "")
+        app_id_uri = read(lambda: reader.text("ENTRA_APP_ID_URI"), "") or f"api://{client_id}"
+        no_names: list[str] = []
+        extra_audiences = read(lambda: reader.items("ENTRA_AUDIENCES"), no_names)
+        environment = read(lambda: reader.text("AZURE_FUNCTIONS_ENVIRONMENT"), "")
+        development = environment == DEVELOPMENT
+        instance = read(lambda: reader.https_url("ENTRA_INSTANCE", DEFAULT_INSTANCE, development), DEFAULT_INSTANCE)
+        allowed = frozenset(read(lambda: reader.guid_items("ENTRA_ALLOWED_TENANTS"), no_names))
+
+        def number(name: str, kind: Callable[[str], _N], default: _N, low: _N, high: _N) -> _N:
+            return read(lambda: reader.number(name, kind, default, low, high), default)
+
+        settings = cls(
             tenant_id=tenant_id,
             client_id=client_id,
             app_id_uri=app_id_uri,
             audiences=frozenset({client_id, f"api://{client_id}", app_id_uri, *extra_audiences}),
             instance=instance,
             allowed_tenants=allowed - {tenant_id},
-            clock_skew_seconds=reader.number("ENTRA_CLOCK_SKEW_SECONDS", int, 300, 0, 3600),
-            metadata_refresh_seconds=reader.number("ENTRA_METADATA_REFRESH_SECONDS", int, 3600, 60, 7 * 86400),
-            unknown_kid_cooldown_seconds=reader.number("ENTRA_UNKNOWN_KID_COOLDOWN_SECONDS", int, 60, 1, 3600),
-            fetch_retry_seconds=reader.number("ENTRA_FETCH_RETRY_SECONDS", int, 10, 1, 3600),
-            fetch_timeout_seconds=reader.number("ENTRA_FETCH_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
-            token_cache_entries=reader.number("ENTRA_TOKEN_CACHE_ENTRIES", int, 10_000, 0, 1_000_000),
-            token_cache_max_bytes=reader.number("ENTRA_TOKEN_CACHE_MAX_BYTES", int, 8 * 1024 * 1024, 0, 1 << 30),
-            accepted_versions=reader.versions("ENTRA_ACCEPTED_TOKEN_VERSIONS"),
-            resource_url=reader.resource_url(environment == DEVELOPMENT),
-            dev_ca_bundle=reader.dev_ca_bundle("ENTRA_DEV_CA_BUNDLE", instance),
+            clock_skew_seconds=number("ENTRA_CLOCK_SKEW_SECONDS", int, 300, 0, 3600),
+            metadata_refresh_seconds=number("ENTRA_METADATA_REFRESH_SECONDS", int, 3600, 60, 7 * 86400),
+            unknown_kid_cooldown_seconds=number("ENTRA_UNKNOWN_KID_COOLDOWN_SECONDS", int, 60, 1, 3600),
+            fetch_retry_seconds=number("ENTRA_FETCH_RETRY_SECONDS", int, 10, 1, 3600),
+            fetch_timeout_seconds=number("ENTRA_FETCH_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
+            token_cache_entries=number("ENTRA_TOKEN_CACHE_ENTRIES", int, 10_000, 0, 1_000_000),
+            token_cache_max_bytes=number("ENTRA_TOKEN_CACHE_MAX_BYTES", int, 8 * 1024 * 1024, 0, 1 << 30),
+            accepted_versions=read(lambda: reader.versions("ENTRA_ACCEPTED_TOKEN_VERSIONS"), frozenset(VERSIONS)),
+            resource_url=read(lambda: reader.resource_url(development), None),
+            dev_ca_bundle=read(lambda: reader.dev_ca_bundle("ENTRA_DEV_CA_BUNDLE", instance), None),
             environment=environment,
         )
+        if problems:
+            raise ConfigurationError.all_of(problems)
+        return settings
 
 
 def is_loopback_host(host: str) -> bool:

@@ -25,7 +25,7 @@ from .errors import (
     UnsupportedAlgorithm,
     UnsupportedHeader,
 )
-from .settings import GUID
+from .settings import GUID, VERSIONS
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 ALGORITHM = "RS256"
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 TENANT_PLACEHOLDER = "{tenantid}"
-VERSIONS = ("1.0", "2.0")
+
 MAX_KID_LENGTH = 128
 
 # Bound on the first verify: cryptography is imported with the first key, not when the app loads.

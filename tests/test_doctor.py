@@ -15,6 +15,7 @@ import pytest
 
 import authorizer
 from authorizer import doctor
+from authorizer.devtools.issuer import LocalEntraIssuer
 from tests.conftest import VAULT_SECRET, vault_environ
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT
 from tests.support.issuer import Fault, LocalIssuer, auth_environ, status
@@ -252,6 +253,8 @@ def test_the_environment_wins_over_local_settings_only_where_it_is_not_empty(tmp
         # Core Tools turns a number into its text.
         "ENTRA_CLOCK_SKEW_SECONDS": "120",
         "PATH": "/bin",
+        # Core Tools runs the app in Development, and so does the doctor beside the file.
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
     }
     [check] = checks
     assert (check.status, check.title) == ("warn", "local settings")
@@ -295,7 +298,7 @@ def test_without_a_local_settings_file_the_environment_is_taken_as_it_is(
     assert doctor.local_settings(None, {"ENTRA_TENANT_ID": "t"}) == ([], {"ENTRA_TENANT_ID": "t"})
     (tmp_path / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {"ENTRA_TENANT_ID": "f"}}')
     checks, environ = doctor.local_settings(None, {})
-    assert environ == {"ENTRA_TENANT_ID": "f"}
+    assert environ == {"ENTRA_TENANT_ID": "f", "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
     assert [check.status for check in checks] == ["ok"]
 
 
@@ -342,3 +345,73 @@ def test_host_json_is_checked_against_the_metadata_document(
     code, text = checkup(auth_environ(issuer), "prefixed_app")
     assert code == 0, text
     assert "no route prefix" in finding(text, "host.json")
+
+
+def test_with_two_settings_missing_it_names_both(issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    environ = {**auth_environ(issuer), "ENTRA_TENANT_ID": "", "ENTRA_CLIENT_ID": "", "ENTRA_CLOCK_SKEW_SECONDS": "x"}
+    code, text = checkup(environ)
+    assert code == 1
+    failed = [line for line in text.splitlines() if "[FAIL] settings:" in line]
+    # Once only the first: a user fixed one, restarted, and met the next.
+    assert len(failed) == 3, text
+    assert "ENTRA_TENANT_ID" in failed[0] and "ENTRA_CLIENT_ID" in failed[1] and "ENTRA_CLOCK_SKEW_SECONDS" in failed[2]
+    assert "3 problems found" in text
+
+
+LOGGING_APP = """
+    import logging
+
+    import azure.functions as func
+    import authorizer
+
+    logging.getLogger("orders").warning("connecting to the orders database")
+    app = authorizer.FunctionApp()
+
+    @app.route(route="api/me")
+    @authorizer.require_auth()
+    def me(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("me")
+"""
+BROKEN_APP = """
+    import azure.functions as func
+    import authorizer
+
+    app = authorizer.FunctionApp()
+    settings = {}["missing"]
+"""
+
+
+def test_beside_the_local_issuers_settings_the_doctor_passes_with_nothing_exported(tmp_path: Path) -> None:
+    issuer = LocalEntraIssuer(tmp_path / "dev-data").start()
+    try:
+        app = tmp_path / "app"
+        app.mkdir()
+        (app / "function_app.py").write_text(textwrap.dedent(LOGGING_APP))
+        (app / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
+        # Exactly what `python -m authorizer issuer` prints: nothing says Development, func start does.
+        values = issuer.started_state().settings()
+        (app / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+        environment = environment_without([*values, "AZURE_FUNCTIONS_ENVIRONMENT"])
+        found = doctor_command(app, environment)
+    finally:
+        issuer.stop()
+    assert found.returncode == 0, found.stdout + found.stderr
+    for title in ("settings", "app", "metadata (v2.0)", "metadata (v1.0)", "signing keys"):
+        assert "[  ok]" in finding(found.stdout, title), title
+    # The app's own log line comes after the checklist, marked as such, not in the middle of it.
+    checklist, _, logs = found.stdout.partition("Log records written during the checks:")
+    assert "0 problems found" in checklist and "connecting to the orders database" not in checklist
+    assert "| WARNING orders: connecting to the orders database" in logs
+
+
+def test_an_app_that_does_not_load_is_shown_where_with_a_fix_needing_no_core_tools(
+    issuer: LocalIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_app.py").write_text(textwrap.dedent(BROKEN_APP))
+    monkeypatch.chdir(tmp_path)
+    code, text = checkup(auth_environ(issuer), "broken_app")
+    assert code == 1
+    line = finding(text, "app")
+    assert "KeyError" in line and "broken_app.py:6" in line
+    assert "python -c 'import broken_app'" in line and "func start" not in line
