@@ -9,8 +9,12 @@ from the installed wheel.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import textwrap
 import time
@@ -77,6 +81,13 @@ class Adopted:
         return json.loads(self.report["answers"][case]["body"])
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def pip(python: Path, *arguments: str) -> None:
     completed = subprocess.run(  # noqa: S603 - the new environment's own pip
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
@@ -110,8 +121,23 @@ def request(case: str, function: str, route: str, token: str | None) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class AdoptingApp:
+    """The adopter's folder, its fresh environment with the wheel and the worker, and the host side."""
+
+    root: Path
+    app: Path
+    python: Path
+    host: Path
+
+    def run(self, cases: list[dict[str, Any]], settings: dict[str, str]) -> dict[str, Any]:
+        return run_harness(
+            cases, settings, self.root, python=self.python, app_directory=self.app, host_directory=self.host
+        )
+
+
 @pytest.fixture(scope="module")
-def adopted(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adopted]:
+def adopting(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> AdoptingApp:
     if not WORKER_PYTHON.exists():
         pytest.fail(f"{WORKER_PYTHON} is missing: run `make bootstrap` (it needs Python 3.13)", pytrace=False)
     root = tmp_path_factory.mktemp("adoption")
@@ -125,11 +151,14 @@ def adopted(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     subprocess.run([str(WORKER_PYTHON), "-m", "venv", str(venv)], check=True, timeout=120)  # noqa: S603
     python = venv / "bin" / "python"
     pip(python, str(wheel), *WORKER)
-    host = host_side(root / "host")
+    return AdoptingApp(root, app, python, host_side(root / "host"))
 
+
+@pytest.fixture(scope="module")
+def adopted(adopting: AdoptingApp, wheel: Path) -> Iterator[Adopted]:
     issuer = LocalIssuer().start()
     identity = ManagedIdentityEndpoint().start()
-    vault = LocalKeyVault(identity, root).start()
+    vault = LocalKeyVault(identity, adopting.root).start()
     try:
         vault.set_secret("allowed-tenants", json.dumps([PARTNER_TENANT]))
         settings = {
@@ -139,22 +168,21 @@ def adopted(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
             "IDENTITY_ENDPOINT": identity.url,
             "IDENTITY_HEADER": identity.header_secret,
         }
-        run = {"python": python, "app_directory": app, "host_directory": host}
         # First without the keyvault extra: KEY_VAULT_URL must fail the load, naming the fix.
-        without_extra = run_harness([], settings, root, **run)
-        pip(python, f"{wheel}[keyvault]")
+        without_extra = adopting.run([], settings)
+        pip(adopting.python, f"{wheel}[keyvault]")
         now = time.time()
         good = issuer.token(now, scp="Orders.Read")
+        partner, stranger = issuer.token(now, tenant=PARTNER_TENANT), issuer.token(now, tenant=STRANGER_TENANT)
         cases = [
             request("orders, no token", "list_orders", "orders", None),
             request("orders, good token", "list_orders", "orders", good),
             request("orders, wrong scope", "list_orders", "orders", issuer.token(now, scp="Profile.Read")),
-            request("orders, partner in the vault", "list_orders", "orders", issuer.token(now, tenant=PARTNER_TENANT)),
-            request("orders, stranger", "list_orders", "orders", issuer.token(now, tenant=STRANGER_TENANT)),
+            request("orders, partner in the vault", "list_orders", "orders", partner),
+            request("orders, stranger", "list_orders", "orders", stranger),
             request("me, good token", "me", "me", good),
         ]
-        report = run_harness(cases, settings, root, **run)
-        yield Adopted(without_extra, report, app)
+        yield Adopted(without_extra, adopting.run(cases, settings), adopting.app)
     finally:
         vault.stop()
         identity.stop()
@@ -198,3 +226,54 @@ def test_the_library_came_from_the_installed_wheel_not_from_this_repository(adop
     library = adopted.report["library"]
     assert library is not None and "/site-packages/authorizer/" in library, library
     assert not any(entry.startswith(str(REPO)) for entry in adopted.report["sys_path"]), adopted.report["sys_path"]
+
+
+def command(python: Path, cwd: Path, environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the installed package's own command
+        [str(python), "-m", "authorizer", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_node(
+    adopting: AdoptingApp, adopted: Adopted, wheel: Path
+) -> None:
+    pip(adopting.python, f"{wheel}[dev]")
+    data = adopting.root / "xdg-data"
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith(("ENTRA_", "KEY_VAULT_"))},
+        "XDG_DATA_HOME": str(data),
+        "LOCAL_ISSUER_PORT": str(free_port()),
+        # Nothing but the environment's own commands: no Node anywhere on this path.
+        "PATH": str(adopting.python.parent),
+    }
+    environment.pop("PYTHONPATH", None)
+    issuer = subprocess.Popen(  # noqa: S603 - the installed package's own command
+        [str(adopting.python), "-m", "authorizer", "issuer"],
+        cwd=adopting.app,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert issuer.stdout is not None
+        printed = "".join(itertools.takewhile(lambda line: not line.startswith("Ctrl-C"), issuer.stdout))
+        values = json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
+        # From another folder: the issuer's address is found in this user's data folder.
+        elsewhere = adopting.root / "elsewhere"
+        elsewhere.mkdir()
+        minted = command(adopting.python, elsewhere, environment, "token", "--scope", "Orders.Read")
+        assert minted.returncode == 0, minted.stdout + minted.stderr
+        settings = {**values, "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
+        report = adopting.run([request("orders, dev token", "list_orders", "orders", minted.stdout.strip())], settings)
+    finally:
+        issuer.send_signal(signal.SIGTERM)
+        issuer.communicate(timeout=30)
+    assert report["init_error"] is None, report["init_error"]
+    assert report["answers"]["orders, dev token"]["status"] == 200
+    assert shutil.which("node", path=environment["PATH"]) is None
