@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import textwrap
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT, USER_OID
+from tests.support.http_server import free_port
 from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 from tests.support.managed_identity import ManagedIdentityEndpoint
@@ -79,13 +79,6 @@ class Adopted:
 
     def body(self, case: str) -> Any:
         return json.loads(self.report["answers"][case]["body"])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def pip(python: Path, *arguments: str) -> None:

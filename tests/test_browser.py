@@ -7,9 +7,12 @@ cross-origin with a CORS preflight, as in production.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,8 +28,10 @@ import authorizer.runtime
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, routes_of
 from authorizer.devtools.spa import SpaServer, spa_config
+from tests.support.http_server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[1]
 # Chromium reaches for Google's hosts unless told not to; the test asserts it did not.
 FLAGS = [
     "--headless",
@@ -222,3 +227,52 @@ def test_a_key_rotation_mid_session_still_answers_200(page: Page, entra: LocalEn
     assert answer["status"] == 200
     keys = authorizer.runtime.current().authenticator.authority.key_set.value or {}
     assert new_kid in keys
+
+
+def test_make_demo_in_an_ordinary_browser_after_the_readmes_one_step(
+    playwright: Playwright, tmp_path: Path, hosts_seen: list[str]
+) -> None:
+    """The README's quickstart as a newcomer takes it: make demo, trust-dev-ca, sign in as ada, 200 and 403."""
+    ports = {name: str(free_port()) for name in ("DEMO_PORT", "DEMO_SPA_PORT", "LOCAL_ISSUER_PORT")}
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith(("ENTRA_", "KEY_VAULT"))},
+        **ports,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    demo = subprocess.Popen(  # noqa: S603 - our own module, as `make demo` runs it
+        [sys.executable, "-m", "authorizer.devtools.demo"],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        printed = "".join(itertools.takewhile(lambda line: not line.startswith("ready"), demo.stdout))
+        step = next(line.strip() for line in printed.splitlines() if "authorizer trust-dev-ca" in line)
+        trusted = subprocess.run(  # noqa: S603 - the printed command, with this interpreter for .venv/bin/python
+            [sys.executable, *shlex.split(step)[1:]], env=environment, capture_output=True, text=True, timeout=60
+        )
+        assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+        browser = launch(playwright, home)
+        try:
+            context = browser.new_context()
+            context.on("request", lambda request: hosts_seen.append(urlsplit(request.url).hostname or request.url))
+            tab = context.new_page()
+            tab.set_default_timeout(20_000)
+            tab.goto(f"http://127.0.0.1:{ports['DEMO_SPA_PORT']}/")
+            tab.wait_for_function("window.spa && window.spa.ready")
+            sign_in(tab, "ada")
+            assert click_and_read(tab, "#orders")["status"] == 200
+            assert click_and_read(tab, "#create-order-read-only")["status"] == 403
+            context.close()
+        finally:
+            browser.close()
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.communicate(timeout=30)
+    assert set(hosts_seen) == {"127.0.0.1"}

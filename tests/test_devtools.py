@@ -8,7 +8,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from authorizer.devtools import token_command
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, route_prefix_of, routes_of
 from authorizer.settings import AuthSettings
+from tests.support.http_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 STRANGER = "33333333-3333-4333-8333-333333333333"
@@ -271,13 +271,6 @@ def test_cors_and_the_route_prefix_come_from_the_project_files(tmp_path: Path) -
 
 
 # --- make demo --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:

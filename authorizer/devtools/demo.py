@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from types import FrameType
 
 from . import require_development
@@ -54,7 +55,9 @@ def main() -> int:
         os.environ.pop("KEY_VAULT_URL", None)
         sys.path.insert(0, str(REPO))
         app = importlib.import_module("function_app").app
-        cors = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
+        listed = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
+        # The demo's own SPA may call its API, whatever port DEMO_SPA_PORT gave it.
+        cors = replace(listed, origins=listed.origins | {f"http://127.0.0.1:{spa_port}"})
         routes = routes_of(app.get_functions(), route_prefix_of(REPO / "host.json"))
         api = DevServer(routes, cors, port=api_port).start()
         config = spa_config(issuer.url, api.url, SPA_CLIENT_ID, API_CLIENT_ID)

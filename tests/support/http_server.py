@@ -10,6 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server started by its own process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """A handler that answers with one call and logs nothing (test output stays readable)."""
 
