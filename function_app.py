@@ -93,6 +93,18 @@ def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpRespon
     return json_response({"order": order, **_sample_for(principal)}, 201)
 
 
+# A sensitive action: besides the scope, a step-up the tenant's Conditional Access ties to the
+# authentication context c1 (MFA, say). Clients that declare the cp1 capability get a claims challenge.
+@app.route(route="api/orders/{order_id}/approve", methods=["POST"])
+@require_auth(scopes=["Orders.Write"], auth_context="c1")
+def approve_order(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    order_id = req.route_params.get("order_id", "")
+    order = sample_data.approve_order(int(order_id), principal.oid) if order_id.isdigit() else None
+    if order is None:
+        return json_response({"error": "not_found", "error_description": "There is no such order."}, 404)
+    return json_response({"order": order, **_sample_for(principal)})
+
+
 crm = authorizer.Blueprint()
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 
 from .errors import (
+    AuthContextRequired,
     AuthError,
     InsufficientScope,
     InvalidAudience,
     InvalidToken,
     MissingCredentials,
+    NotGrantable,
     TemporarilyUnavailable,
     TenantNotAllowed,
     UnacceptedTokenVersion,
@@ -54,12 +57,18 @@ SERVER_ERROR = Answer(500, "server_error", "The request could not be processed."
 
 
 def answer_for(
-    error: AuthError, settings: AuthSettings, scopes: tuple[str, ...] = (), *, metadata_served: bool = False
+    error: AuthError,
+    settings: AuthSettings,
+    scopes: tuple[str, ...] = (),
+    *,
+    metadata_served: bool = False,
+    authorization_uri: str | None = None,
 ) -> Answer:
     """Map a refusal to its answer; every AuthError branch lands on exactly one status.
 
-    ``scopes`` are the function's delegated scopes that would do, used in challenges and hints;
-    ``metadata_served`` says whether the app serves its RFC 9728 document.
+    ``scopes`` are the function's delegated scopes that would do, used in hints; ``metadata_served``
+    says whether the app serves its RFC 9728 document; ``authorization_uri`` is the authority's
+    authorize endpoint (from discovery), named in a claims challenge.
     """
     realm = [_param("realm", settings.app_id_uri)]
     # RFC 9728: where a generic OAuth client learns how to get a token for this API; named only
@@ -73,17 +82,36 @@ def answer_for(
         description = _hint(error, settings, scopes)
         params = [*realm, _param("error", "invalid_token"), _param("error_description", description)]
         return Answer(401, "invalid_token", description, challenge="Bearer " + ", ".join(params))
-    if isinstance(error, InsufficientScope):
+    if isinstance(error, InsufficientScope | NotGrantable):
         params = [*realm[:1], _param("error", "insufficient_scope"), _param("error_description", error.description)]
-        if error.scopes:
+        # Only scopes the token lacks, and only for a scope: what an administrator grants is no scope to request.
+        if isinstance(error, InsufficientScope) and error.scopes:
             params.append(_param("scope", " ".join(settings.full_scope(scope) for scope in error.scopes)))
-        return Answer(403, "insufficient_scope", error.description, challenge="Bearer " + ", ".join(params))
+        code = error.error if isinstance(error, NotGrantable) else "insufficient_scope"
+        return Answer(403, code, error.description, challenge="Bearer " + ", ".join(params))
+    if isinstance(error, AuthContextRequired):
+        return _step_up(error, realm[0], authorization_uri)
     if isinstance(error, TenantNotAllowed):
         # Not 401: signing in again cannot fix a policy refusal, and a 401 sends MSAL.js into a login loop.
         return Answer(403, "tenant_not_allowed", error.description)
     if isinstance(error, TemporarilyUnavailable):
         return Answer(503, "temporarily_unavailable", error.description, retry_after=error.retry_after)
     return Answer(403, "access_denied", error.description)
+
+
+def _step_up(error: AuthContextRequired, realm: str, authorization_uri: str | None) -> Answer:
+    """Microsoft's claims challenge for a client that can answer it (cp1); 403 for any other."""
+    if not error.client_can_step_up:
+        # A 401 it cannot act on would only send it round again: say what is needed instead.
+        params = [realm, _param("error", "insufficient_scope"), _param("error_description", error.description)]
+        return Answer(403, "auth_context_required", error.description, challenge="Bearer " + ", ".join(params))
+    request = {"access_token": {"acrs": {"essential": True, "value": error.context}}}
+    claims = base64.b64encode(json.dumps(request, separators=(",", ":")).encode()).decode()
+    params = [realm]
+    if authorization_uri is not None:
+        params.append(_param("authorization_uri", authorization_uri))
+    params += [_param("error", "insufficient_claims"), _param("claims", claims)]
+    return Answer(401, "insufficient_claims", error.description, challenge="Bearer " + ", ".join(params))
 
 
 def _hint(error: InvalidToken, settings: AuthSettings, scopes: tuple[str, ...]) -> str:

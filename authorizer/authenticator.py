@@ -9,6 +9,7 @@ from typing import Any
 from .compact import MAX_TOKEN_LENGTH, parse
 from .discovery import Authority
 from .errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
+from .guests import is_guest
 from .principal import Principal
 from .refresh import Clock
 from .settings import AuthSettings
@@ -134,10 +135,10 @@ class Authenticator:
         authority = self.authority
         if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
             return False
-        if authority.issuer_template(entry.principal.token_version, allow_io=allow_io) != entry.issuer_template:
-            return False
-        key_template = entry.key_issuer_template
-        return key_template is None or authority.issuer_template("2.0", allow_io=allow_io) == key_template
+        return all(
+            authority.issuer_template(version, allow_io=allow_io) == template
+            for version, template in entry.issuer_templates
+        )
 
     def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
         jws = parse(token)
@@ -154,22 +155,26 @@ class Authenticator:
         claims = decode_claims(jws)
         trace.claims = claims
         facts = check_claims(claims, self._expectations, now)
-        template = self.authority.issuer_template(facts.version, allow_io=allow_io)
-        check_issuer(claims, facts, template)
-        key_template = None
+        # Every issuer template read is recorded: the cache re-reads each before serving the outcome.
+        templates: dict[str, str] = {}
+
+        def template(version: str) -> str:
+            if version not in templates:
+                templates[version] = self.authority.issuer_template(version, allow_io=allow_io)
+            return templates[version]
+
+        check_issuer(claims, facts, template(facts.version))
         if key.issuer is not None:
-            # A v1 token's key is judged against the v2 issuer: one more input the cache must record.
-            key_template = (
-                template if facts.version == "2.0" else self.authority.issuer_template("2.0", allow_io=allow_io)
-            )
-            check_key_issuer(claims, facts, key.issuer, key_template)
+            # A v1 token's key is judged against the v2 issuer.
+            check_key_issuer(claims, facts, key.issuer, template("2.0"))
         principal = Principal.from_claims(claims)
+        if principal.is_delegated and is_guest(claims, facts, template):
+            principal = principal._replace(is_guest=True)
         return ValidatedToken(
             principal,
             kid,
             key,
-            template,
-            None if key_template == template else key_template,
+            tuple(templates.items()),
             facts.valid_from,
             facts.valid_until,
             entry_size(jws.payload),

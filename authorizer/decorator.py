@@ -15,7 +15,7 @@ from . import runtime
 from .answers import SERVER_ERROR, Answer, answer_for
 from .authenticator import Trace
 from .decision_log import log_decision
-from .errors import AuthError
+from .errors import AuthContextRequired, AuthError
 from .markers import ANONYMOUS, mark, refuse_unless_plain_function
 from .policy import Requirement, build_requirement
 from .principal import Principal
@@ -35,15 +35,21 @@ def require_auth(
     roles: Iterable[str] = (),
     app_roles: Iterable[str] = (),
     permissions: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    auth_context: str | None = None,
     allow_app_only: bool = False,
+    allow_guests: bool | None = None,
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Protect an HTTP function with an Entra access token; stack it under ``@app.route``.
 
     ``scopes``: delegated scopes (scp), any one suffices. ``roles``: app roles the signed-in
     user holds. ``app_roles``: application permissions of app-only callers. ``permissions``:
-    effective permissions under ``define_permissions``. Every kind listed must hold for every
-    caller it applies to. With none listed, any delegated caller passes; app-only callers only
-    with ``allow_app_only``, which is refused beside any requirement.
+    effective permissions under ``define_permissions``. ``groups``: group object ids, any one
+    of which a signed-in user must be in. ``auth_context``: a Conditional Access authentication
+    context (c1-c99) a signed-in user must have met, asked for with a claims challenge. Every kind
+    listed must hold for every caller it applies to. With none listed, any delegated caller
+    passes; app-only callers only with ``allow_app_only``, which is refused beside any
+    requirement. B2B guests are refused unless ``allow_guests`` (default: ENTRA_ALLOW_GUESTS).
 
     Raises:
         TypeError: stacked in the wrong order, or a function without a request parameter.
@@ -55,7 +61,10 @@ def require_auth(
         roles=roles,
         app_roles=app_roles,
         permissions=permissions,
+        groups=groups,
+        auth_context=auth_context,
         allow_app_only=allow_app_only,
+        allow_guests=runtime.settings().allow_guests if allow_guests is None else allow_guests,
         permission_map=runtime.permissions(),
     )
 
@@ -167,7 +176,11 @@ def _authorizer(
             raise
         except AuthError as error:
             answer = answer_for(
-                error, runtime.settings(), requirement.challenge_scopes(), metadata_served=runtime.metadata_served()
+                error,
+                runtime.settings(),
+                requirement.challenge_scopes(),
+                metadata_served=runtime.metadata_served(),
+                authorization_uri=_authorize_endpoint(error),
             )
             log_decision(name, answer.status, type(error).__name__, trace)
             return to_http_response(answer)
@@ -180,6 +193,13 @@ def _authorizer(
         return principal
 
     return authorize
+
+
+def _authorize_endpoint(error: AuthError) -> str | None:
+    # Only a claims challenge names it; read from the metadata in hand, never fetched for a refusal.
+    if not isinstance(error, AuthContextRequired):
+        return None
+    return runtime.current().authenticator.authority.authorization_endpoint()
 
 
 def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:

@@ -27,6 +27,8 @@ class ProviderMetadata:
     jwks_uri: str
     # The issuer with {tenantid} where the tenant goes; the same as issuer for a multi-tenant document.
     issuer_template: str
+    # Where a user signs in interactively: named in a claims challenge.
+    authorization_endpoint: str | None = None
 
 
 def tenant_template(issuer: str, tenant_id: str) -> str:
@@ -60,11 +62,18 @@ def parse_metadata(document: Mapping[str, Any], url: str) -> ProviderMetadata:
     jwks_uri = document.get("jwks_uri")
     if not isinstance(issuer, str) or not issuer or not isinstance(jwks_uri, str):
         raise FetchError(f"metadata at {url} lacks issuer or jwks_uri")
-    parts = urlsplit(jwks_uri)
     # Keys over plain http could be swapped by anyone on the path.
-    if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))):
+    if not _secure(jwks_uri):
         raise FetchError(f"metadata at {url} names a jwks_uri that is not https")
-    return ProviderMetadata(issuer=issuer, jwks_uri=jwks_uri, issuer_template=issuer)
+    authorize = document.get("authorization_endpoint")
+    authorization_endpoint = authorize if isinstance(authorize, str) and _secure(authorize) else None
+    return ProviderMetadata(issuer, jwks_uri, issuer, authorization_endpoint)
+
+
+def _secure(url: str) -> bool:
+    # https, or plain http on this machine only (a local issuer).
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname or ""))
 
 
 class Authority:
@@ -127,6 +136,11 @@ class Authority:
             return self.metadata[version].get(allow_io=allow_io).issuer_template
         except Unavailable as error:
             raise KeysUnavailable(error.retry_after) from None
+
+    def authorization_endpoint(self) -> str | None:
+        """The v2 authorize endpoint of the metadata in hand (no I/O), for claims challenges."""
+        metadata = self.metadata["2.0"].value
+        return metadata.authorization_endpoint if metadata is not None else None
 
     def _metadata_loader(self, url: str) -> Callable[[], ProviderMetadata]:
         def load() -> ProviderMetadata:

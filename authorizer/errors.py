@@ -113,13 +113,71 @@ class Forbidden(AuthError):
 
 
 class InsufficientScope(Forbidden):
-    """Missing scope, role or permission (403 insufficient_scope)."""
+    """Delegated scopes the token does not carry (403 insufficient_scope, with the scopes that would do)."""
 
     description = "The access token lacks the permission this operation requires."
 
     def __init__(self, scopes: tuple[str, ...] = (), description: str | None = None) -> None:
         super().__init__(description)
         self.scopes = scopes
+
+
+class NotGrantable(Forbidden):
+    """Something only an administrator can grant, which no new token request can fetch (403, no scope).
+
+    ``error`` is the body's error code; the description says what is missing and who grants it.
+    """
+
+    error = "access_denied"
+
+
+class RoleRequired(NotGrantable):
+    error = "role_required"
+
+
+class PermissionRequired(NotGrantable):
+    error = "permission_required"
+
+
+class AppPermissionRequired(NotGrantable):
+    error = "app_permission_required"
+
+
+class GroupRequired(NotGrantable):
+    error = "group_required"
+
+
+class GroupOverage(NotGrantable):
+    error = "group_overage"
+
+
+class GuestNotAllowed(NotGrantable):
+    error = "guest_not_allowed"
+    description = (
+        "Guest users (B2B) may not call this operation; ask the API's owner to allow guests, or sign in "
+        "with an account of your own organization."
+    )
+
+
+class CallerKindNotAdmitted(NotGrantable):
+    """A user where only applications are admitted, or the reverse."""
+
+    error = "caller_not_admitted"
+
+
+class AuthContextRequired(Forbidden):
+    """A step-up (Conditional Access authentication context) the token does not carry.
+
+    A client that declared the cp1 capability gets Microsoft's claims challenge (401
+    insufficient_claims); any other gets 403, since it could not answer one.
+    """
+
+    description = "This operation requires a stronger authentication (a Conditional Access authentication context)."
+
+    def __init__(self, context: str, client_can_step_up: bool, description: str | None = None) -> None:
+        super().__init__(description)
+        self.context = context
+        self.client_can_step_up = client_can_step_up
 
 
 class TenantNotAllowed(Forbidden):

@@ -1,56 +1,18 @@
-"""What a function requires of its caller: scopes, user roles, app roles, permissions."""
+"""What a function requires of its caller, as one table per caller kind, checked on every call."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .errors import InsufficientScope
+from .permissions import ScopePermissions, _names_ok
 from .principal import Principal
+from .refusals import Rule, refusal
 
-
-@dataclass(frozen=True)
-class ScopePermissions:
-    """One app-wide mapping from each delegated scope to the app roles it implies."""
-
-    implied_roles: Mapping[str, frozenset[str]]
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Iterable[str]]) -> ScopePermissions:
-        """Build the mapping.
-
-        Raises:
-            TypeError: a bare string where a list of role names belongs.
-            ValueError: a scope or role name is empty or not a string.
-        """
-        implied = {}
-        for scope, roles in mapping.items():
-            # {"Crm.Read.Team": "Accounts.Read.Team"} would otherwise mean the roles "A", "c", "c", ...
-            if isinstance(roles, str):
-                raise TypeError(f"define_permissions: the roles of {scope!r} must be a list of names, not a string")
-            names = frozenset(roles)
-            if not _names_ok([scope, *names]):
-                raise ValueError(f"invalid scope or role name in the permission mapping for {scope!r}")
-            implied[scope] = names
-        return cls(implied_roles=implied)
-
-    def effective(self, principal: Principal) -> frozenset[str]:
-        """Roles the caller may exercise now.
-
-        For a user: the roles they hold that their client's granted scopes imply.
-        For an app: the app roles it was granted.
-        """
-        if principal.is_app_only:
-            return principal.roles
-        if not principal.is_delegated:
-            return frozenset()
-        granted = frozenset().union(*(self.implied_roles.get(scope, frozenset()) for scope in principal.scopes))
-        return principal.roles & granted
-
-    def scopes_implying(self, permissions: Iterable[str]) -> frozenset[str]:
-        wanted = frozenset(permissions)
-        return frozenset(scope for scope, roles in self.implied_roles.items() if roles & wanted)
+# Conditional Access authentication context ids: c1 to c99.
+AUTH_CONTEXT = re.compile(r"c[1-9][0-9]?")
 
 
 class CallerKind(Enum):
@@ -70,16 +32,15 @@ def caller_kind(principal: Principal) -> CallerKind:
 # The policy as one table: which listed requirement kinds apply to each kind of caller. A kind
 # listed on a function must hold for every caller it applies to, and a caller to whom no listed
 # kind applies is refused; so an app role in a user token never stands in for an application
-# permission, and scopes never apply to an app.
+# permission, scopes and groups never apply to an app, and an app can never meet a step-up.
 APPLIES_TO: Mapping[CallerKind, frozenset[str]] = {
-    CallerKind.DELEGATED: frozenset({"scopes", "roles", "permissions"}),
+    CallerKind.DELEGATED: frozenset({"scopes", "roles", "groups", "permissions", "auth_context"}),
     CallerKind.APP_ONLY: frozenset({"app_roles", "permissions"}),
     CallerKind.NEITHER: frozenset(),
 }
-KINDS = ("scopes", "roles", "app_roles", "permissions")
-
-# What the caller holds for each kind: any one name of the requirement suffices.
-Rule = tuple[frozenset[str], Callable[[Principal], frozenset[str]]]
+# The order refusals are explained in: what only an administrator can grant first, then what a new
+# token can fetch (a scope), then the step-up, so a client never steps up only to be refused.
+KINDS = ("roles", "groups", "app_roles", "permissions", "scopes", "auth_context")
 
 
 @dataclass(frozen=True)
@@ -90,8 +51,12 @@ class Requirement:
     roles: frozenset[str] = frozenset()
     app_roles: frozenset[str] = frozenset()
     permissions: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    auth_context: str | None = None
     # Only with nothing listed: app-only callers pass too (delegated callers always do then).
     allow_app_only: bool = False
+    # B2B guests of the token's tenant pass too; by default they are refused.
+    allow_guests: bool = False
     permission_map: ScopePermissions | None = None
     # Derived once from the table, per caller kind: the rules to meet, or None when refused outright.
     rules: Mapping[CallerKind, tuple[Rule, ...] | None] = field(
@@ -100,26 +65,37 @@ class Requirement:
     delegated_scopes: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        listed = [kind for kind in KINDS if getattr(self, kind)]
         holdings: dict[str, Callable[[Principal], frozenset[str]]] = {
             "scopes": _scopes_of,
             "roles": _roles_of,
             "app_roles": _roles_of,
+            "groups": _groups_of,
             "permissions": self._effective,
+            "auth_context": _auth_contexts_of,
         }
+        listed = self.listed()
         rules: dict[CallerKind, tuple[Rule, ...] | None] = {}
         for caller, applicable in APPLIES_TO.items():
             if not listed:
                 admitted = caller is CallerKind.DELEGATED or (caller is CallerKind.APP_ONLY and self.allow_app_only)
                 rules[caller] = () if admitted else None
                 continue
-            kinds = [kind for kind in listed if kind in applicable]
-            rules[caller] = tuple((getattr(self, kind), holdings[kind]) for kind in kinds) if kinds else None
+            kinds = [kind for kind in KINDS if kind in listed and kind in applicable]
+            rules[caller] = tuple((kind, self.names(kind), holdings[kind]) for kind in kinds) if kinds else None
         object.__setattr__(self, "rules", rules)
         scopes = set(self.scopes)
         if self.permissions and self.permission_map is not None:
             scopes |= self.permission_map.scopes_implying(self.permissions)
         object.__setattr__(self, "delegated_scopes", tuple(sorted(scopes)))
+
+    def names(self, kind: str) -> frozenset[str]:
+        if kind == "auth_context":
+            return frozenset({self.auth_context}) if self.auth_context else frozenset()
+        value: frozenset[str] = getattr(self, kind)
+        return value
+
+    def listed(self) -> list[str]:
+        return [kind for kind in KINDS if self.names(kind)]
 
     def challenge_scopes(self) -> tuple[str, ...]:
         """The delegated scopes that would satisfy this requirement, for challenges and hints."""
@@ -129,17 +105,27 @@ class Requirement:
         """Return when the caller satisfies this requirement.
 
         Raises:
-            InsufficientScope: with the delegated scopes that would do.
+            Forbidden: a subclass saying what is missing and who can grant it.
+            AuthContextRequired: a step-up the token does not carry.
         """
-        rules = self.rules[caller_kind(principal)]
+        kind = caller_kind(principal)
+        rules = self.rules[kind]
+        # A guest carries its host tenant's tid: without this, guests would cross the tenant boundary.
+        guest_refused = principal.is_guest and not self.allow_guests and kind is CallerKind.DELEGATED
         # isdisjoint, not "&": this runs on every request and needs no intermediate set.
-        if rules is None or any(names.isdisjoint(held(principal)) for names, held in rules):
-            raise InsufficientScope(self.challenge_scopes())
+        if guest_refused or rules is None or any(names.isdisjoint(held(principal)) for _, names, held in rules):
+            failed = [rule for rule in rules or () if _fails(rule, principal)]
+            raise refusal(self, principal, kind.name, guest_refused, failed)
 
     def _effective(self, principal: Principal) -> frozenset[str]:
         if self.permission_map is None:
             return frozenset()
         return self.permission_map.effective(principal)
+
+
+def _fails(rule: Rule, principal: Principal) -> bool:
+    _, names, held = rule
+    return names.isdisjoint(held(principal))
 
 
 def _scopes_of(principal: Principal) -> frozenset[str]:
@@ -150,8 +136,12 @@ def _roles_of(principal: Principal) -> frozenset[str]:
     return principal.roles
 
 
-def _names_ok(names: Iterable[object]) -> bool:
-    return all(isinstance(name, str) and name and " " not in name for name in names)
+def _groups_of(principal: Principal) -> frozenset[str]:
+    return principal.groups
+
+
+def _auth_contexts_of(principal: Principal) -> frozenset[str]:
+    return principal.auth_contexts
 
 
 def build_requirement(
@@ -160,25 +150,31 @@ def build_requirement(
     roles: Iterable[str],
     app_roles: Iterable[str],
     permissions: Iterable[str],
+    groups: Iterable[str] = (),
+    auth_context: str | None = None,
     allow_app_only: bool,
+    allow_guests: bool = False,
     permission_map: ScopePermissions | None,
 ) -> Requirement:
     """Build and check a requirement at decoration time.
 
     Raises:
         TypeError: a bare string was passed where a list of names belongs.
-        ValueError: an empty or malformed name, or permissions without a mapping.
+        ValueError: an empty or malformed name, permissions without a mapping, an authentication
+            context that is not c1-c99, or allow_app_only beside a requirement.
     """
-    groups = {"scopes": scopes, "roles": roles, "app_roles": app_roles, "permissions": permissions}
+    lists = {"scopes": scopes, "roles": roles, "app_roles": app_roles, "permissions": permissions, "groups": groups}
     frozen: dict[str, frozenset[str]] = {}
-    for label, names in groups.items():
+    for label, names in lists.items():
         # require_auth(scopes="Orders.Read") would otherwise mean {"O", "r", ...}.
         if isinstance(names, str):
             raise TypeError(f"require_auth({label}=...) takes a list of names, not a string")
         frozen[label] = frozenset(names)
         if not _names_ok(frozen[label]):
             raise ValueError(f"require_auth({label}=...) has an empty or malformed name")
-    listed = [label for label in KINDS if frozen[label]]
+    if auth_context is not None and (not isinstance(auth_context, str) or not AUTH_CONTEXT.fullmatch(auth_context)):
+        raise ValueError("require_auth(auth_context=...) takes one authentication context id, c1 to c99")
+    listed = [label for label in KINDS if frozen.get(label) or (label == "auth_context" and auth_context)]
     # allow_app_only beside a requirement once admitted app-only callers that met none of it.
     if allow_app_only and listed:
         raise ValueError(
@@ -186,17 +182,15 @@ def build_requirement(
             f"requirement, and this one lists {', '.join(listed)}. Drop allow_app_only and say what an app-only "
             "caller needs with app_roles=[...] (or permissions=[...])."
         )
-    if frozen["permissions"]:
-        if permission_map is None:
-            raise ValueError(
-                "require_auth(permissions=...) needs the app-wide mapping: call "
-                "authorizer.define_permissions({...}) before decorating"
-            )
+    if frozen["permissions"] and permission_map is None:
+        raise ValueError(
+            "require_auth(permissions=...) needs the app-wide mapping: call "
+            "authorizer.define_permissions({...}) before decorating"
+        )
     return Requirement(
-        scopes=frozen["scopes"],
-        roles=frozen["roles"],
-        app_roles=frozen["app_roles"],
-        permissions=frozen["permissions"],
+        auth_context=auth_context,
         allow_app_only=allow_app_only,
+        allow_guests=allow_guests,
         permission_map=permission_map if frozen["permissions"] else None,
+        **frozen,
     )

@@ -27,6 +27,10 @@ class Principal(NamedTuple):
     token_version: str
     # Every claim of the token, read-only all the way down (lists become tuples).
     claims: Mapping[str, Any]
+    # Group object ids (the groups claim); see has_group_overage for a list too long to carry.
+    groups: frozenset[str] = frozenset()
+    # A B2B guest of the token's tenant (acct = 1, or an idp of another tenant): decided by the authenticator.
+    is_guest: bool = False
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
@@ -43,13 +47,8 @@ class Principal(NamedTuple):
             scopes = frozenset(scp.split(" ")) - _NO_NAME
         else:
             raise InvalidClaim("The access token has a malformed scp claim.")
-        roles_claim = claims.get("roles")
-        if roles_claim is None:
-            roles: frozenset[str] = frozenset()
-        elif type(roles_claim) is list and set(map(type, roles_claim)) <= _ONLY_TEXT:
-            roles = frozenset(roles_claim)
-        else:
-            raise InvalidClaim("The access token has a malformed roles claim.")
+        roles = _names(claims.get("roles"), "roles")
+        groups = _names(claims.get("groups"), "groups")
         identity_type = claims.get("idtyp")
         if scopes and identity_type == "app":
             raise InvalidClaim("The access token is both app-only and delegated.")
@@ -60,12 +59,28 @@ class Principal(NamedTuple):
             identity_type == "app" or (identity_type is None and type(oid) is str and oid == claims.get("sub"))
         )
         # Strings dominate a claim set: only containers are copied into read-only form.
-        return cls(claims["tid"], scopes, roles, is_app_only, claims["ver"], _read_only(claims))
+        return cls(claims["tid"], scopes, roles, is_app_only, claims["ver"], _read_only(claims), groups)
 
     @property
     def is_delegated(self) -> bool:
         """A user signed in through a client app that was granted delegated scopes."""
         return bool(self.scopes) and not self.is_app_only
+
+    @property
+    def has_group_overage(self) -> bool:
+        """Too many groups for the token: Entra then names a Graph source instead of listing them."""
+        names = self.claims.get("_claim_names")
+        return self.claims.get("hasgroups") is True or (isinstance(names, Mapping) and "groups" in names)
+
+    @property
+    def auth_contexts(self) -> frozenset[str]:
+        """The Conditional Access authentication contexts the caller met (acrs)."""
+        return _texts(self.claims.get("acrs"))
+
+    @property
+    def client_capabilities(self) -> frozenset[str]:
+        """What the calling client declared it can handle (xms_cc): "cp1" answers claims challenges."""
+        return _texts(self.claims.get("xms_cc"))
 
     @property
     def oid(self) -> str | None:
@@ -96,6 +111,26 @@ class Principal(NamedTuple):
     def __repr__(self) -> str:
         # Never the claim set: a principal can end up in a log line.
         return f"Principal(oid={self.oid!r}, tid={self.tid!r}, client_app_id={self.client_app_id!r})"
+
+
+def _names(value: object, claim: str) -> frozenset[str]:
+    """A claim that lists names (roles, groups): a JSON array of strings, or absent.
+
+    Raises:
+        InvalidClaim: anything else.
+    """
+    if value is None:
+        return frozenset()
+    if type(value) is list and set(map(type, value)) <= _ONLY_TEXT:
+        return frozenset(value)
+    raise InvalidClaim(f"The access token has a malformed {claim} claim.")
+
+
+def _texts(value: object) -> frozenset[str]:
+    # Read from the read-only claims (a tuple once frozen); anything else counts as nothing met.
+    if isinstance(value, tuple | list):
+        return frozenset(item for item in value if type(item) is str)
+    return frozenset()
 
 
 def _read_only(claims: Mapping[str, Any]) -> Mapping[str, Any]:

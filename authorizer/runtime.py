@@ -20,7 +20,7 @@ from .authenticator import Authenticator
 from .discovery import Authority
 from .fetch import HttpJsonFetcher, JsonFetcher
 from .key_vault import KeyVaultSettings
-from .policy import ScopePermissions
+from .permissions import ScopePermissions
 from .refresh import Clock, Spawn, spawn_daemon
 from .settings import AuthSettings
 from .tenants import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy

@@ -43,6 +43,8 @@ class AuthSettings:
     resource_url: str | None
     dev_ca_bundle: str | None
     environment: str
+    # B2B guests admitted by every function that does not say otherwise.
+    allow_guests: bool = False
 
     @property
     def is_development(self) -> bool:
@@ -106,6 +108,7 @@ class AuthSettings:
             resource_url=read(lambda: reader.resource_url(development), None),
             dev_ca_bundle=read(lambda: reader.dev_ca_bundle("ENTRA_DEV_CA_BUNDLE", instance), None),
             environment=environment,
+            allow_guests=read(lambda: reader.flag("ENTRA_ALLOW_GUESTS"), False),
         )
         if problems:
             raise ConfigurationError.all_of(problems)
@@ -169,6 +172,12 @@ class SettingsReader:
         if not GUID.fullmatch(value):
             raise ConfigurationError(name, "must be a GUID")
         return value.lower()
+
+    def flag(self, name: str) -> bool:
+        value = self.text(name).lower()
+        if value not in ("", "true", "false"):
+            raise ConfigurationError(name, "must be true or false")
+        return value == "true"
 
     def items(self, name: str) -> list[str]:
         return [item.strip() for item in self.text(name).split(",") if item.strip()]

@@ -2,8 +2,8 @@
 
 Keyed by a SHA-256 digest (the cache never holds a token), bounded in entries and estimated bytes,
 and never serving a token outside the window in which full validation would accept it. An entry
-records what its verification depended on besides the token and the time (the key and the issuer
-template), so the caller can tell whether it still holds; the tenant list and the function's
+records what its verification depended on besides the token and the time (the key and every issuer
+template read), so the caller can tell whether it still holds; the tenant list and the function's
 policy are not part of it and are checked on every presentation.
 """
 
@@ -31,10 +31,9 @@ class ValidatedToken(NamedTuple):
     kid: str
     # The JWKS entry that verified the signature (and whose issuer, if any, was checked).
     key: VerificationKey
-    # The metadata issuer the token's issuer was compared with, for its version.
-    issuer_template: str
-    # The v2 metadata issuer the key's own issuer was compared with (a v1 token's key), or None.
-    key_issuer_template: str | None
+    # Every metadata issuer (version, template) full validation read: the token's own version's,
+    # the v2 one a key's issuer was judged against, the other version's that told a guest.
+    issuer_templates: tuple[tuple[str, str], ...]
     # The instants between which full validation, with the skew, would accept the token.
     valid_from: float
     valid_until: float

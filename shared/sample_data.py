@@ -31,6 +31,16 @@ def list_orders() -> list[dict[str, Any]]:
         return [dict(order) for order in _orders]
 
 
+def approve_order(order_id: int, approved_by: str | None) -> dict[str, Any] | None:
+    """Mark an order approved; None when there is no such order."""
+    with _lock:
+        for order in _orders:
+            if order["id"] == order_id:
+                order["approved_by"] = approved_by
+                return dict(order)
+    return None
+
+
 def add_order(item: str, quantity: int, created_by: str | None) -> dict[str, Any]:
     with _lock:
         order = {"id": next(_order_ids), "item": item, "quantity": quantity, "created_by": created_by}

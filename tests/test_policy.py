@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import azure.functions as func
@@ -10,10 +11,13 @@ import pytest
 import authorizer
 import authorizer.runtime
 from authorizer import Principal, require_auth
-from authorizer.policy import ScopePermissions
+from authorizer.permissions import ScopePermissions
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT, v1_issuer
 from tests.support.issuer import LocalIssuer
+
+GROUP = "99999999-0000-4000-8000-00000000001a"
 
 TOKENS: dict[str, dict[str, Any]] = {
     "user Orders.Read": {"scp": "Orders.Read"},
@@ -28,6 +32,25 @@ TOKENS: dict[str, dict[str, Any]] = {
     "v1 user Orders.Read": {"scp": "Orders.Read", "version": "1.0"},
     "no scp, not app-only (id token shape)": {"scp": None},
     "scp with idtyp app (contradiction)": {"scp": "Orders.Read", "idtyp": "app"},
+    "guest (acct 1)": {"scp": "Orders.Read", "acct": 1},
+    "guest from another tenant (idp, no acct)": {"scp": "Orders.Read", "idp": v1_issuer(PARTNER_TENANT)},
+    "guest with a personal account (idp live.com)": {"scp": "Orders.Read", "idp": "live.com"},
+    "member, idp its own tenant's v1 issuer": {"scp": "Orders.Read", "idp": v1_issuer(HOME_TENANT)},
+    "member, acct 0 beside a foreign idp": {"scp": "Orders.Read", "acct": 0, "idp": "live.com"},
+    "user in group G1": {"scp": "Orders.Read", "groups": [GROUP]},
+    "user in too many groups (overage)": {
+        "scp": "Orders.Read",
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}},
+    },
+    "user with acrs c1, client cp1": {"scp": "Orders.Read", "acrs": ["c1"], "xms_cc": ["cp1"]},
+    "user without acrs, client cp1": {"scp": "Orders.Read", "xms_cc": ["cp1"]},
+    "user without acrs, client without cp1": {"scp": "Orders.Read"},
+    "app Orders.Read.All with acct 1 (apps are never guests)": {
+        "app_only": True,
+        "roles": ["Orders.Read.All"],
+        "acct": 1,
+    },
 }
 
 REQUIREMENTS: dict[str, dict[str, Any]] = {
@@ -38,22 +61,40 @@ REQUIREMENTS: dict[str, dict[str, Any]] = {
     "POST /orders": {"scopes": ["Orders.Write"], "roles": ["Orders.Writer"], "app_roles": ["Orders.Write.All"]},
     "roles Orders.Writer": {"roles": ["Orders.Writer"]},
     "app_roles Orders.Read.All": {"app_roles": ["Orders.Read.All"]},
+    "groups G1": {"groups": [GROUP]},
+    "auth_context c1": {"auth_context": "c1"},
+    "allow_guests": {"allow_guests": True},
+    "scopes Orders.Read, allow_guests": {"scopes": ["Orders.Read"], "allow_guests": True},
 }
 
 # Rows: token kinds; columns: requirements, in the order above. The README shows this table.
+USER_READ = [200, 200, 200, 200, 403, 403, 403, 403, 403, 200, 200]
+GUEST = [403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200]
+APP_READ_ALL = [403, 200, 403, 200, 403, 403, 200, 403, 403, 403, 403]
 EXPECTED: dict[str, list[int]] = {
-    "user Orders.Read": [200, 200, 200, 200, 403, 403, 403],
-    "user Orders.Write, no role": [200, 200, 403, 403, 403, 403, 403],
-    "user Orders.Write + role Orders.Writer": [200, 200, 403, 403, 200, 200, 403],
-    "user role Orders.Writer, scope User.Read": [200, 200, 403, 403, 403, 200, 403],
-    "user holding app role Orders.Read.All": [200, 200, 403, 403, 403, 403, 403],
-    "app Orders.Read.All": [403, 200, 403, 200, 403, 403, 200],
-    "app Orders.Write.All": [403, 200, 403, 403, 200, 403, 403],
-    "app without roles": [403, 200, 403, 403, 403, 403, 403],
-    "v1 app, no idtyp, oid == sub": [403, 200, 403, 200, 403, 403, 200],
-    "v1 user Orders.Read": [200, 200, 200, 200, 403, 403, 403],
-    "no scp, not app-only (id token shape)": [403, 403, 403, 403, 403, 403, 403],
-    "scp with idtyp app (contradiction)": [401, 401, 401, 401, 401, 401, 401],
+    "user Orders.Read": USER_READ,
+    "user Orders.Write, no role": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    "user Orders.Write + role Orders.Writer": [200, 200, 403, 403, 200, 200, 403, 403, 403, 200, 403],
+    "user role Orders.Writer, scope User.Read": [200, 200, 403, 403, 403, 200, 403, 403, 403, 200, 403],
+    "user holding app role Orders.Read.All": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    "app Orders.Read.All": APP_READ_ALL,
+    "app Orders.Write.All": [403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403],
+    "app without roles": [403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "v1 app, no idtyp, oid == sub": APP_READ_ALL,
+    "v1 user Orders.Read": USER_READ,
+    "no scp, not app-only (id token shape)": [403] * 11,
+    "scp with idtyp app (contradiction)": [401] * 11,
+    "guest (acct 1)": GUEST,
+    "guest from another tenant (idp, no acct)": GUEST,
+    "guest with a personal account (idp live.com)": GUEST,
+    "member, idp its own tenant's v1 issuer": USER_READ,
+    "member, acct 0 beside a foreign idp": USER_READ,
+    "user in group G1": [200, 200, 200, 200, 403, 403, 403, 200, 403, 200, 200],
+    "user in too many groups (overage)": USER_READ,
+    "user with acrs c1, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200],
+    "user without acrs, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 401, 200, 200],
+    "user without acrs, client without cp1": USER_READ,
+    "app Orders.Read.All with acct 1 (apps are never guests)": APP_READ_ALL,
 }
 
 
@@ -77,18 +118,42 @@ def test_token_kind_by_requirement(
     assert response.status_code == status
 
 
-def test_the_403_challenge_names_the_delegated_scopes_that_would_do(
+POST_ORDERS: dict[str, Any] = {
+    "scopes": ["Orders.Write"],
+    "roles": ["Orders.Writer"],
+    "app_roles": ["Orders.Write.All"],
+}
+
+
+def test_the_403_challenge_names_only_the_scopes_the_token_lacks(
     configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
-    @require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"])
+    @require_auth(**POST_ORDERS)
     def handler(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("ok")
 
-    response = handler(http_request(issuer.token(clock(), scp="Orders.Read")))
+    # The user holds the role; only the scope is missing, and a new token can fetch it.
+    response = handler(http_request(issuer.token(clock(), scp="Orders.Read", roles=["Orders.Writer"])))
     challenge = response.headers["WWW-Authenticate"]
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="api://aaaaaaaa-0000-4000-8000-00000000a91e/Orders.Write"' in challenge
+
+
+def test_a_missing_role_is_named_with_who_grants_it_and_no_scope_to_loop_on(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(**POST_ORDERS)
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    # It once answered scope="...Orders.Write" to a token that carried Orders.Write: an SPA following it looped.
+    for scope in ("Orders.Write", "Orders.Read"):
+        response = handler(http_request(issuer.token(clock(), scp=scope)))
+        body = json.loads(response.get_body())
+        assert (response.status_code, body["error"]) == (403, "role_required")
+        assert "Orders.Writer" in body["error_description"] and "administrator" in body["error_description"]
+        assert "scope=" not in response.headers["WWW-Authenticate"]
 
 
 def test_an_app_only_function_challenges_without_a_scope(
@@ -217,10 +282,15 @@ def test_a_permission_challenge_lists_the_scopes_that_imply_it(
     def handler(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("ok")
 
-    response = handler(http_request(issuer.token(clock(), scp="Crm.Read.Team", roles=SALES_REP_ROLES)))
+    # The manager holds Accounts.Write.Team; the client was granted only a scope that does not imply it.
+    response = handler(http_request(issuer.token(clock(), scp="Crm.Read.Team", roles=SALES_MANAGER_ROLES)))
     challenge = response.headers["WWW-Authenticate"]
     assert response.status_code == 403
     assert challenge.endswith('/Crm.ReadWrite.Team"')
+    # The rep holds none of the roles: no scope would help, and none is offered.
+    refused = handler(http_request(issuer.token(clock(), scp="Crm.Read.Team", roles=SALES_REP_ROLES)))
+    assert json.loads(refused.get_body())["error"] == "permission_required"
+    assert "scope=" not in refused.headers["WWW-Authenticate"]
 
 
 # --- allow_app_only never relaxes a listed requirement ------------------------------------------
@@ -231,8 +301,10 @@ def test_a_permission_challenge_lists_the_scopes_that_imply_it(
         {"roles": ["Admin"]},
         {"scopes": ["Orders.Read"]},
         {"app_roles": ["Orders.Read.All"]},
+        {"groups": [GROUP]},
+        {"auth_context": "c1"},
     ],
-    ids=["scopes+roles", "roles", "scopes", "app_roles"],
+    ids=["scopes+roles", "roles", "scopes", "app_roles", "groups", "auth_context"],
 )
 def test_allow_app_only_with_a_listed_requirement_is_refused_when_applied(
     requirement: dict[str, Any], configure_auth: ConfigureAuth
@@ -249,7 +321,7 @@ def test_an_app_only_caller_without_roles_never_passes_a_function_that_lists_req
     token = issuer.token(clock(), app_only=True)
     statuses = []
     for requirement in REQUIREMENTS.values():
-        if not requirement or requirement == {"allow_app_only": True}:
+        if set(requirement) <= {"allow_app_only", "allow_guests"}:
             continue
 
         @require_auth(**requirement)
@@ -257,7 +329,7 @@ def test_an_app_only_caller_without_roles_never_passes_a_function_that_lists_req
             return func.HttpResponse("ok")
 
         statuses.append(handler(http_request(token)).status_code)
-    assert statuses == [403] * 5
+    assert statuses == [403] * 8
 
 
 def test_define_permissions_refuses_a_bare_string_of_roles() -> None:

@@ -241,10 +241,10 @@ def test_the_cache_is_bounded_in_bytes() -> None:
     principal = Principal.from_claims({"tid": HOME_TENANT, "ver": "2.0", "scp": "a"})
     key = VerificationKey(make_key(index=0).private_key.public_key(), None)
     for index in range(20):
-        bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, "issuer", None, 0, 10, 3_000))
+        bounded.put(bytes([index]) * 32, ValidatedToken(principal, "k", key, (("2.0", "issuer"),), 0, 10, 3_000))
     assert list(bounded._entries) == [bytes([index]) * 32 for index in (17, 18, 19)]
     assert bounded.estimated_bytes == 9_000
-    bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, "issuer", None, 0, 10, 20_000))
+    bounded.put(b"x" * 32, ValidatedToken(principal, "k", key, (("2.0", "issuer"),), 0, 10, 20_000))
     assert len(bounded) == 3
 
 

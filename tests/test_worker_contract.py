@@ -49,7 +49,7 @@ class Policy:
     falls_short: dict[str, Any]
     status: int = 200
     body: str = ""
-    # A 403 challenge names the delegated scopes that would do, when the function requires any.
+    # A 403 challenge names the delegated scopes the token lacks, when a new token could fetch them.
     names_scope: bool = True
 
 
@@ -60,6 +60,8 @@ POLICIES = {
     "create_order": Policy(
         passes={"scp": "Orders.Write", "roles": ["Orders.Writer"]},
         falls_short={"scp": "Orders.Write"},
+        # What is missing is the role, which only an administrator grants: no scope to loop on.
+        names_scope=False,
         status=201,
         body=json.dumps({"item": "Tea", "quantity": 2}),
     ),
@@ -76,7 +78,9 @@ POLICIES = {
     ),
     # The scope alone implies nothing the user does not hold.
     "crm_list_contacts": Policy(
-        passes={"scp": "Crm.Read.My", "roles": ["Contacts.Read.My"]}, falls_short={"scp": "Crm.Read.My"}
+        passes={"scp": "Crm.Read.My", "roles": ["Contacts.Read.My"]},
+        falls_short={"scp": "Crm.Read.My"},
+        names_scope=False,
     ),
     "crm_create_contact": Policy(
         passes={"scp": "Crm.ReadWrite.My", "roles": ["Contacts.Write.My"]},
@@ -86,7 +90,7 @@ POLICIES = {
     ),
     "crm_proposals": Policy(
         passes={"scp": "Sales.ReadWrite.Team", "roles": ["Proposals.ReadWrite.Team"]},
-        falls_short={"scp": "Sales.ReadWrite.Team", "roles": ["Proposals.ReadWrite.All"]},
+        falls_short={"scp": "Crm.Read.My", "roles": ["Proposals.ReadWrite.Team"]},
     ),
 }
 # App-only callers (daemons) where a function admits them.

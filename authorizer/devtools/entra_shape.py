@@ -26,6 +26,8 @@ class DevUser:
     display_name: str
     tenant: str
     roles: tuple[str, ...]
+    # A B2B guest of ``tenant`` whose own account lives in this tenant.
+    guest_from: str | None = None
 
     @property
     def username(self) -> str:
@@ -37,6 +39,9 @@ DEV_USERS = {
     "ada": DevUser("ada", "dddddddd-0000-4000-8000-000000000001", "Ada Lovelace", HOME_TENANT, ("Orders.Writer",)),
     "bob": DevUser("bob", "dddddddd-0000-4000-8000-000000000002", "Bob Builder", HOME_TENANT, ()),
     "eve": DevUser("eve", "dddddddd-0000-4000-8000-000000000003", "Eve Outsider", STRANGER_TENANT, ()),
+    "gus": DevUser(
+        "gus", "dddddddd-0000-4000-8000-000000000004", "Gus Guest", HOME_TENANT, ("Orders.Writer",), STRANGER_TENANT
+    ),
 }
 
 
@@ -138,6 +143,9 @@ def access_token_claims(base_url: str, request: TokenRequest, now: int) -> dict[
         claims.update(upn=user.username, unique_name=user.username)
     else:
         claims["preferred_username"] = user.username
+    if user.guest_from is not None:
+        # As Entra marks a B2B guest: the account's own tenant as idp, and acct 1 where it is asked for.
+        claims.update(acct=1, idp=f"https://sts.windows.net/{user.guest_from}/")
     claims["scp"] = "Orders.Read Orders.Write" if ".default" in api_scopes else " ".join(api_scopes)
     roles = user.roles if request.roles is None else request.roles
     if roles:

@@ -29,7 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-only", action="store_true", help="an app-only (daemon) token")
     parser.add_argument("--app-role", action="append", default=[], help="an application permission (repeatable)")
     parser.add_argument("--tenant", type=_guid, help="the token's tenant (GUID); default: the user's own")
-    parser.add_argument("--user", choices=sorted(DEV_USERS), default="ada", help="ada (role Orders.Writer), bob, eve")
+    parser.add_argument(
+        "--user",
+        choices=sorted(DEV_USERS),
+        default="ada",
+        help="ada (role Orders.Writer), bob, eve (another tenant), gus (a guest)",
+    )
     parser.add_argument("--version", choices=["1", "2"], default="2", help="token version")
     parser.add_argument("--acrs", action="append", default=[], help="an authentication context met, e.g. c1")
     parser.add_argument("--state", type=Path, default=None, help="the running issuer's state file")
