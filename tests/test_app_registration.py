@@ -55,10 +55,11 @@ def test_every_scope_and_role_the_functions_use_is_registered(requirements: list
         assert implied <= user_roles
 
 
-def test_the_registration_asks_for_v2_tokens_and_the_idtyp_claim() -> None:
+def test_the_registration_asks_for_v2_tokens_and_the_claims_the_policy_reads() -> None:
     api = manifest("api.json")
     assert api["api"]["requestedAccessTokenVersion"] == 2
-    assert {claim["name"] for claim in api["optionalClaims"]["accessToken"]} == {"idtyp"}
+    # idtyp tells app-only tokens, acct guests, xms_cc the clients that can answer a claims challenge.
+    assert {claim["name"] for claim in api["optionalClaims"]["accessToken"]} == {"idtyp", "acct", "xms_cc"}
 
 
 def test_ids_are_unique_guids_and_clients_reference_real_ones() -> None:

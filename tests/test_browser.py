@@ -197,10 +197,12 @@ def test_a_user_without_the_role_gets_403_and_the_spa_reads_the_challenge(page: 
     sign_in(page, "bob")
     answer = click_and_read(page, "#create-order")
     assert answer["status"] == 403
-    assert answer["body"]["error"] == "insufficient_scope"
+    # Bob holds the scope but not the role: no scope to request (an SPA following one would loop).
+    assert answer["body"]["error"] == "role_required"
+    assert "Orders.Writer" in answer["body"]["error_description"]
     assert 'error="insufficient_scope"' in answer["challenge"]
-    assert answer["scope"] == WRITE_SCOPE
-    assert page.inner_text("#challenge-scope") == f"The API asks for: {WRITE_SCOPE}"
+    assert answer["scope"] is None
+    assert page.inner_text("#challenge-scope") == ""
 
 
 def test_a_missing_scope_shows_the_scope_to_request(page: Page) -> None:
@@ -276,3 +278,18 @@ def test_make_demo_in_an_ordinary_browser_after_the_readmes_one_step(
         demo.send_signal(signal.SIGTERM)
         demo.communicate(timeout=30)
     assert set(hosts_seen) == {"127.0.0.1"}
+
+
+def test_a_step_up_is_asked_for_met_in_a_popup_and_the_call_succeeds(page: Page, api: DevServer) -> None:
+    sign_in(page, "ada")
+    page.evaluate("document.getElementById('result').removeAttribute('data-status')")
+    page.click("#approve")
+    page.wait_for_selector("#result[data-stepped-up]")
+    answer = json.loads(page.inner_text("#result"))
+    # MSAL.js read the 401 claims challenge, met authentication context c1 in a popup, and called again.
+    assert answer["steppedUp"] is True
+    assert answer["status"] == 200
+    assert answer["body"]["order"]["approved_by"] == "dddddddd-0000-4000-8000-000000000001"
+    approvals = [exchange for exchange in api.exchanges if exchange == ("POST", "/api/orders/1001/approve")]
+    assert len(approvals) == 2
+    assert "stronger sign-in" in page.inner_text("#step-up")

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ KNOWN_FUNCTIONS = {
     "crm_list_contacts",
     "crm_create_contact",
     "crm_proposals",
+    "approve_order",
     "oauth_protected_resource",
 }
 
@@ -51,6 +52,11 @@ class Policy:
     body: str = ""
     # A 403 challenge names the delegated scopes the token lacks, when a new token could fetch them.
     names_scope: bool = True
+    # What falling short gets: 403 insufficient_scope, or a step-up's 401 insufficient_claims.
+    short_status: int = 403
+    short_error: str = "insufficient_scope"
+    # Route parameters, as the host fills them from the URL.
+    params: dict[str, str] = field(default_factory=dict)
 
 
 POLICIES = {
@@ -66,6 +72,15 @@ POLICIES = {
         body=json.dumps({"item": "Tea", "quantity": 2}),
     ),
     # Permissions: the user holds the role, but the client was granted a scope that does not imply it.
+    # A step-up: the client declared cp1, so falling short is Microsoft's claims challenge.
+    "approve_order": Policy(
+        passes={"scp": "Orders.Write", "acrs": ["c1"], "xms_cc": ["cp1"]},
+        falls_short={"scp": "Orders.Write", "xms_cc": ["cp1"]},
+        names_scope=False,
+        short_status=401,
+        short_error="insufficient_claims",
+        params={"order_id": "1001"},
+    ),
     "crm_list_accounts": Policy(
         passes={"scp": "Crm.Read.Team", "roles": ["Accounts.Read.Team"]},
         falls_short={"scp": "Crm.Read.My", "roles": ["Accounts.Read.Team"]},
@@ -131,7 +146,7 @@ def cases_for(issuer: LocalIssuer) -> list[Case]:
         cases += [
             Case(name, "no token", 401),
             Case(name, "tampered", 401, forged),
-            Case(name, "falls short", 403, short),
+            Case(name, "falls short", policy.short_status, short),
             Case(name, "passes", policy.status, good),
         ]
     for name, roles in APP_ONLY.items():
@@ -143,13 +158,18 @@ def harness_request(case: Case) -> dict[str, Any]:
     route = ROUTES[case.function]
     headers = {"Authorization": f"Bearer {case.token}"} if case.token else {}
     policy = POLICIES.get(case.function)
+    params = policy.params if policy else {}
+    path = route.route
+    for name, value in params.items():
+        path = path.replace(f"{{{name}}}", value)
     return {
         "id": case.id,
         "function": case.function,
         "method": route.methods[0],
-        "url": f"http://localhost:7071/{route.route}",
+        "url": f"http://localhost:7071/{path}",
         "headers": headers,
         "body": policy.body if policy else "",
+        "params": params,
     }
 
 
@@ -248,7 +268,8 @@ def test_refusals_carry_the_bearer_challenge_the_host_passes_on(run: Run) -> Non
         challenge = headers["www-authenticate"]
         assert challenge.startswith('Bearer realm="api://'), case.id
         assert headers["cache-control"] == "no-store", case.id
-        error = {"no token": None, "tampered": "invalid_token", "falls short": "insufficient_scope"}[case.kind]
+        short_error = POLICIES[case.function].short_error
+        error = {"no token": None, "tampered": "invalid_token", "falls short": short_error}[case.kind]
         # RFC 6750 section 3: a request without credentials gets no error code.
         assert ("error=" in challenge) == (error is not None), case.id
         if error is not None:

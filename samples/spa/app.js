@@ -8,6 +8,8 @@ const msalInstance = await msal.createStandardPublicClientApplication({
     authority: config.authority,
     knownAuthorities: config.knownAuthorities,
     redirectUri: new URL("redirect.html", window.location.href).href,
+    // "I can answer a claims challenge": the API may then ask for a step-up instead of refusing.
+    clientCapabilities: ["cp1"],
   },
   cache: { cacheLocation: "sessionStorage" },
 });
@@ -53,13 +55,22 @@ async function signIn() {
 }
 
 // Call the API with a token for the given scopes; the answer, challenge included, lands in #result.
-async function call(path, { method = "GET", scopes = ["Orders.Read"], body, forceRefresh = false } = {}) {
-  const token = await msalInstance.acquireTokenSilent({ account, scopes: scopes.map(scope), forceRefresh });
-  const headers = { Authorization: `Bearer ${token.accessToken}` };
+// A claims challenge (401 insufficient_claims) is a step-up: MSAL asks the user to meet the
+// authentication context in a popup, and the call is made once more with the new token.
+async function call(path, { method = "GET", scopes = ["Orders.Read"], body, forceRefresh = false, token } = {}) {
+  const accessToken = token ?? (await msalInstance.acquireTokenSilent({ account, scopes: scopes.map(scope), forceRefresh })).accessToken;
+  const headers = { Authorization: `Bearer ${accessToken}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(config.apiBase + path, { method, headers, body: body && JSON.stringify(body) });
   // Readable only because the API exposes WWW-Authenticate to CORS.
   const challenge = response.headers.get("WWW-Authenticate");
+  const claims = challenge?.includes('error="insufficient_claims"') ? challenge.match(/claims="([^"]*)"/)?.[1] : null;
+  if (response.status === 401 && claims && token === undefined) {
+    $("step-up").textContent = "The API asks for a stronger sign-in for this operation.";
+    const stepped = await msalInstance.acquireTokenPopup({ account, scopes: scopes.map(scope), claims: atob(claims) });
+    const answer = await call(path, { method, scopes, body, token: stepped.accessToken });
+    return { ...answer, steppedUp: true };
+  }
   const challengeScope = challenge?.match(/scope="([^"]*)"/)?.[1] ?? null;
   const text = await response.text();
   let parsed;
@@ -76,6 +87,11 @@ $("me").onclick = () => call("/api/me");
 $("orders").onclick = () => call("/api/orders");
 $("create-order").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Write"], body: { item: "Tea", quantity: 2 } });
 $("create-order-read-only").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Read"], body: { item: "Tea" } });
+$("approve").onclick = async () => {
+  const answer = await call("/api/orders/1001/approve", { method: "POST", scopes: ["Orders.Write"] });
+  $("result").textContent = JSON.stringify(answer, null, 2);
+  $("result").dataset.steppedUp = String(Boolean(answer.steppedUp));
+};
 showAccount();
 await checkIssuer();
 // For the browser tests, which drive the same functions the buttons do.

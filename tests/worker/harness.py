@@ -59,6 +59,8 @@ def http_trigger_input(case: dict[str, Any]) -> protos.ParameterBinding:
         url=case["url"],
         headers=headers,
         query=dict(parse_qsl(url.query)),
+        # The host fills route parameters from the route template.
+        params=case.get("params") or {},
         # The host sets a body only when there is one, as bytes since the worker asks for raw bytes.
         body=protos.TypedData(bytes=body) if body else None,
     )
