@@ -19,12 +19,15 @@ $(STAMPS)/npm: samples/package.json samples/package-lock.json
 	cd samples && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Debian's chromium for the browser tests (never a downloaded browser), and certutil (libnss3-tools),
-# with which `python -m authorizer trust-dev-ca` makes a browser trust the local issuer's CA.
+# Debian's chromium for the browser tests (never a downloaded browser), certutil (libnss3-tools),
+# with which `python -m authorizer trust-dev-ca` makes a browser trust the local issuer's CA, and
+# redis-server, the shared store of the rate-limit tests (each test starts its own on loopback).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+DEBIAN_TOOLS := chromium certutil redis-server
 debian:
-	@command -v chromium >/dev/null && command -v certutil >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium libnss3-tools; }
+	@for tool in $(DEBIAN_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium libnss3-tools redis-server; fi
 
 # The local issuer alone (https://127.0.0.1:7443), for `func start` against it.
 issuer: $(STAMPS)/venv

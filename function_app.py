@@ -77,8 +77,10 @@ def list_orders(req: func.HttpRequest, principal: Principal) -> func.HttpRespons
     return json_response({"orders": sample_data.list_orders(), **_sample_for(principal)})
 
 
+# Each caller may create 10 orders a minute (per instance with the default memory store; set
+# RATE_LIMIT_STORAGE_URL to a Redis to share the count between instances).
 @app.route(route="api/orders", methods=["POST"])
-@require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"])
+@require_auth(scopes=["Orders.Write"], roles=["Orders.Writer"], app_roles=["Orders.Write.All"], rate_limit="10/minute")
 def create_order(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
     try:
         payload = req.get_json()

@@ -14,6 +14,7 @@ from .errors import (
     InvalidToken,
     MissingCredentials,
     NotGrantable,
+    RateLimited,
     TemporarilyUnavailable,
     TenantNotAllowed,
     UnacceptedTokenVersion,
@@ -21,6 +22,7 @@ from .errors import (
 from .settings import AuthSettings
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+EXPOSED = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Answer:
     description: str
     challenge: str | None = None
     retry_after: int | None = None
+    # RateLimit and RateLimit-Policy, on a 429.
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -40,12 +44,13 @@ class Answer:
             # A refusal must never be replayed from a shared cache to another caller.
             "Cache-Control": "no-store",
             # Browser apps can read a challenge only when CORS exposes it.
-            "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After",
+            "Access-Control-Expose-Headers": EXPOSED,
         }
         if self.challenge is not None:
             headers["WWW-Authenticate"] = self.challenge
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
+        headers.update(self.fields)
         return headers
 
     @property
@@ -94,6 +99,9 @@ def answer_for(
     if isinstance(error, TenantNotAllowed):
         # Not 401: signing in again cannot fix a policy refusal, and a 401 sends MSAL.js into a login loop.
         return Answer(403, "tenant_not_allowed", error.description)
+    if isinstance(error, RateLimited):
+        fields = tuple(error.fields.items())
+        return Answer(429, "rate_limited", error.description, retry_after=error.retry_after, fields=fields)
     if isinstance(error, TemporarilyUnavailable):
         return Answer(503, "temporarily_unavailable", error.description, retry_after=error.retry_after)
     return Answer(403, "access_denied", error.description)

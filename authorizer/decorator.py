@@ -7,7 +7,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
@@ -19,7 +19,12 @@ from .errors import AuthContextRequired, AuthError
 from .markers import ANONYMOUS, mark, refuse_unless_plain_function
 from .policy import Requirement, build_requirement
 from .principal import Principal
+from .rate_gate import RateGate
+from .rate_limits import parse_limits
 from .refresh import WouldBlock
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 PRINCIPAL_PARAMETER = "principal"
 _HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
@@ -39,6 +44,7 @@ def require_auth(
     auth_context: str | None = None,
     allow_app_only: bool = False,
     allow_guests: bool | None = None,
+    rate_limit: str | None = None,
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Protect an HTTP function with an Entra access token; stack it under ``@app.route``.
 
@@ -50,6 +56,8 @@ def require_auth(
     listed must hold for every caller it applies to. With none listed, any delegated caller
     passes; app-only callers only with ``allow_app_only``, which is refused beside any
     requirement. B2B guests are refused unless ``allow_guests`` (default: ENTRA_ALLOW_GUESTS).
+    ``rate_limit``: per caller, in the limits notation ("60/minute", "10/second;600/hour");
+    default RATE_LIMIT_DEFAULT, "" for none.
 
     Raises:
         TypeError: stacked in the wrong order, or a function without a request parameter.
@@ -72,10 +80,11 @@ def require_auth(
     def decorate(function: Callable[..., R]) -> Callable[..., R]:
         refuse_unless_plain_function(function, "require_auth")
         # Settings problems surface at load, not on the first request (building does no I/O).
-        runtime.current()
+        limits = _limits(runtime.current().rate_limiter.settings.default if rate_limit is None else rate_limit)
         signature = inspect.signature(function)
         wants_principal = _check_parameters(function, signature)
-        wrapper = _wrap(function, requirement, wants_principal, _request_parameter(signature))
+        gate = RateGate(function.__name__, limits) if limits else None
+        wrapper = _wrap(function, requirement, wants_principal, _request_parameter(signature), gate)
         # The worker binds parameters by name and evaluates every annotation: hide ours from both.
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
@@ -122,8 +131,16 @@ def _request_parameter(signature: inspect.Signature) -> str:
     return names[0]
 
 
+def _limits(notation: str) -> tuple[RateLimitItem, ...]:
+    return parse_limits(notation, "require_auth(rate_limit=...)") if notation else ()
+
+
 def _wrap(
-    function: Callable[..., Any], requirement: Requirement, wants_principal: bool, request_name: str
+    function: Callable[..., Any],
+    requirement: Requirement,
+    wants_principal: bool,
+    request_name: str,
+    gate: RateGate | None,
 ) -> Callable[..., Any]:
     authorize = _authorizer(function.__name__, requirement)
     if inspect.iscoroutinefunction(function):
@@ -138,9 +155,14 @@ def _wrap(
                 outcome = await asyncio.to_thread(authorize, request, True)
             if type(outcome) is not Principal:
                 return outcome
+            if gate is not None:
+                verdict = await gate.check_async(outcome)
+                if not verdict.admitted:
+                    return gate.refusal(verdict, outcome)
             if wants_principal:
                 kwargs[PRINCIPAL_PARAMETER] = outcome
-            return await function(*args, **kwargs)
+            result = await function(*args, **kwargs)
+            return result if gate is None else gate.annotate(result, verdict)
 
         return async_wrapper
 
@@ -149,9 +171,14 @@ def _wrap(
         outcome = authorize(_find_request(request_name, args, kwargs), True)
         if type(outcome) is not Principal:
             return outcome
+        if gate is not None:
+            verdict = gate.check(outcome)
+            if not verdict.admitted:
+                return gate.refusal(verdict, outcome)
         if wants_principal:
             kwargs[PRINCIPAL_PARAMETER] = outcome
-        return function(*args, **kwargs)
+        result = function(*args, **kwargs)
+        return result if gate is None else gate.annotate(result, verdict)
 
     return wrapper
 

@@ -186,6 +186,17 @@ class TenantNotAllowed(Forbidden):
     description = "The caller's tenant is not allowed to use this API."
 
 
+class RateLimited(AuthError):
+    """An admitted caller over its rate limit (429 with Retry-After and the RateLimit fields)."""
+
+    description = "Too many requests for this operation; retry after the time given."
+
+    def __init__(self, retry_after: int, fields: dict[str, str]) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+        self.fields = fields
+
+
 class TemporarilyUnavailable(AuthError):
     """What is needed to decide cannot be had right now (503 with Retry-After)."""
 
@@ -202,3 +213,7 @@ class KeysUnavailable(TemporarilyUnavailable):
 
 class TenantListUnavailable(TemporarilyUnavailable):
     description = "The allowed-tenants list cannot be retrieved right now; retry later."
+
+
+class RateLimitStoreUnavailable(TemporarilyUnavailable):
+    description = "The rate limit cannot be checked right now; retry later."

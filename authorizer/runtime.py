@@ -21,6 +21,8 @@ from .discovery import Authority
 from .fetch import HttpJsonFetcher, JsonFetcher
 from .key_vault import KeyVaultSettings
 from .permissions import ScopePermissions
+from .rate_limiter import CallerRateLimiter
+from .rate_limits import RateLimitSettings
 from .refresh import Clock, Spawn, spawn_daemon
 from .settings import AuthSettings
 from .tenants import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
@@ -90,6 +92,8 @@ class Runtime:
     settings: AuthSettings
     authenticator: Authenticator
     clock: Clock
+    # Counts admitted calls of the functions that set a rate limit (its store is made on first use).
+    rate_limiter: CallerRateLimiter
 
 
 _lock = threading.Lock()
@@ -147,6 +151,7 @@ def _build() -> Runtime:
                 settings=loaded,
                 authenticator=Authenticator(loaded, authority, tenants, wiring.clock),
                 clock=wiring.clock,
+                rate_limiter=CallerRateLimiter(RateLimitSettings.from_environ(_environ()), wiring.monotonic),
             )
         return _runtime
 

@@ -34,14 +34,14 @@ def test_the_wheel_metadata_names_the_version_the_dependencies_and_the_extras(wh
     for dependency in ("azure-functions", "pyjwt", "cryptography", "requests"):
         assert any(line.lower().startswith(dependency) for line in requires), requires
     assert any("azure-keyvault-secrets" in line and "extra == 'keyvault'" in line for line in requires), requires
-    assert set(metadata.get_all("Provides-Extra") or []) >= {"keyvault", "dev"}
+    assert set(metadata.get_all("Provides-Extra") or []) >= {"keyvault", "dev", "ratelimit"}
 
 
 def test_the_changelog_has_an_entry_for_this_version() -> None:
     assert f"## {authorizer.__version__} - " in (REPO / "CHANGELOG.md").read_text()
 
 
-def test_the_sample_apps_requirements_are_the_packages_dependencies_and_keyvault_extra() -> None:
+def test_the_sample_apps_requirements_are_the_packages_dependencies_and_the_extras_it_uses() -> None:
     # The sample ships the library as a folder: its requirements must be exactly what the package asks for.
     listed = [
         line.strip()
@@ -49,7 +49,8 @@ def test_the_sample_apps_requirements_are_the_packages_dependencies_and_keyvault
         if line.strip() and not line.startswith("#")
     ]
     project = PYPROJECT["project"]
-    assert sorted(listed) == sorted([*project["dependencies"], *project["optional-dependencies"]["keyvault"]])
+    extras = project["optional-dependencies"]
+    assert sorted(listed) == sorted([*project["dependencies"], *extras["keyvault"], *extras["ratelimit"]])
 
 
 def test_the_version_is_written_once() -> None:
