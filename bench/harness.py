@@ -24,13 +24,20 @@ from tests.support.issuer import LocalIssuer, auth_environ
 REPEATS = 7
 
 
-def log_decisions_as_the_worker_does() -> None:
-    """INFO records are built, as under the Functions worker (which sets the root logger to INFO
-    and ships each record to the host), then dropped here instead of shipped."""
-    logger = logging.getLogger("authorizer")
-    logger.setLevel(logging.INFO)
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
+class _FormattingHandler(logging.Handler):
+    """What the worker's handler does with each record before shipping it: format it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
+def log_as_the_worker_does() -> None:
+    """The root logger at INFO with a handler that formats every record, as the Functions worker
+    configures logging: a record on the hot path cannot hide from the benches."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.handlers = [_FormattingHandler()]
+    logging.getLogger("authorizer").setLevel(logging.NOTSET)
 
 
 def pin_to_one_core() -> int:
@@ -46,7 +53,7 @@ def pin_to_one_core() -> int:
 @contextmanager
 def local_authorizer(**settings: str) -> Iterator[LocalIssuer]:
     """The authorizer wired to a local issuer on 127.0.0.1, on the real clock as in production."""
-    log_decisions_as_the_worker_does()
+    log_as_the_worker_does()
     issuer = LocalIssuer().start()
     authorizer.configure(environ=auth_environ(issuer, **settings), clock=time.time)
     try:
@@ -62,11 +69,11 @@ def request_for(token: str) -> func.HttpRequest:
     )
 
 
-def protected_noop() -> Callable[[func.HttpRequest], func.HttpResponse]:
+def protected_noop(rate_limit: str = "") -> Callable[[func.HttpRequest], func.HttpResponse]:
     """A protected function that does nothing, so that what is measured is the authorizer."""
     answer = func.HttpResponse("orders")
 
-    @authorizer.require_auth(scopes=["Orders.Read"])
+    @authorizer.require_auth(scopes=["Orders.Read"], rate_limit=rate_limit)
     def list_orders(req: func.HttpRequest) -> func.HttpResponse:
         return answer
 

@@ -20,7 +20,7 @@ from bench.harness import (
     Ratio,
     figures,
     local_authorizer,
-    log_decisions_as_the_worker_does,
+    log_as_the_worker_does,
     mint,
     protected_noop,
     request_for,
@@ -33,7 +33,7 @@ ROUNDS = 5
 
 def serve(environ: dict[str, str], tokens: list[str], start: Barrier, results: Any) -> None:
     """One worker process: warm up on the first token, then serve the rest once all are ready."""
-    log_decisions_as_the_worker_does()
+    log_as_the_worker_does()
     authorizer.configure(environ=environ, clock=time.time)
     list_orders = protected_noop()
     requests = [request_for(token) for token in tokens]

@@ -35,17 +35,17 @@ def decisions(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def one_admitted_call(
     protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> logging.LogRecord:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="authorizer")
     protected(http_request(issuer.token(clock())))
     [record] = decisions(caplog)
     return record
 
 
-def test_an_admitted_call_is_logged_at_info_with_ids(
+def test_an_admitted_call_is_logged_at_debug_with_ids(
     protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     record = one_admitted_call(protected, issuer, clock, caplog)
-    assert record.levelno == logging.INFO
+    assert record.levelno == logging.DEBUG
     assert record.auth == {  # type: ignore[attr-defined]
         "function": "list_orders",
         "outcome": "allow",
@@ -136,7 +136,7 @@ def test_a_record_factory_and_a_logger_filter_still_apply(
     protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Telemetry distributions hook the record factory, and apps filter on the logger."""
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="authorizer")
     default_factory = logging.getLogRecordFactory()
 
     def tagged(*args: object, **kwargs: object) -> logging.LogRecord:
@@ -145,7 +145,7 @@ def test_a_record_factory_and_a_logger_filter_still_apply(
         return record
 
     def no_allow(record: logging.LogRecord) -> bool:
-        return record.levelno != logging.INFO
+        return record.levelno != logging.DEBUG
 
     logger = logging.getLogger("authorizer")
     logging.setLogRecordFactory(tagged)
@@ -176,7 +176,7 @@ def test_a_record_factory_and_a_logger_filter_still_apply(
 def test_ids_are_written_only_when_short_and_plain_however_often_seen(
     oid: str, written: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="authorizer")
     for _ in range(3):
         log_decision("list_orders", 200, "authorized", Trace(kid="k", claims={"oid": oid}))
     assert [record.auth["oid"] for record in decisions(caplog)] == [written] * 3  # type: ignore[attr-defined]
@@ -195,3 +195,22 @@ def test_the_memo_of_checked_ids_stays_bounded() -> None:
         logger.setLevel(level)
     assert 0 < len(decision_log._printable) <= decision_log._MEMO_SIZE
     assert max(map(len, decision_log._printable)) <= 128
+
+
+def test_under_the_workers_info_level_only_refusals_are_written_and_one_line_turns_the_audit_on(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Functions worker sets the root logger to INFO: admitted calls then build no record at all.
+    caplog.set_level(logging.INFO)
+    protected(http_request(issuer.token(clock())))
+    protected(http_request(issuer.token(clock(), scp="Other.Scope")))
+    assert [record.auth["outcome"] for record in decisions(caplog)] == ["deny"]  # type: ignore[attr-defined]
+    logger = logging.getLogger("authorizer")
+    # The documented line for an audit trail of admitted calls (and a capture that takes DEBUG).
+    logger.setLevel(logging.DEBUG)
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
+        protected(http_request(issuer.token(clock())))
+    finally:
+        logger.setLevel(logging.NOTSET)
+    assert [record.auth["outcome"] for record in decisions(caplog)] == ["deny", "allow"]  # type: ignore[attr-defined]
