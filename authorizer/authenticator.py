@@ -135,10 +135,10 @@ class Authenticator:
         authority = self.authority
         if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
             return False
-        return all(
-            authority.issuer_template(version, allow_io=allow_io) == template
-            for version, template in entry.issuer_templates
-        )
+        for version, template in entry.issuer_templates:
+            if authority.issuer_template(version, allow_io=allow_io) != template:
+                return False
+        return True
 
     def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
         jws = parse(token)
