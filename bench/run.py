@@ -98,7 +98,7 @@ def table(results: dict[str, Any]) -> str:
         layer_row("  parse, verify, claims, issuer: validate()", "validate_ratio"),
         layer_row("  + header, key lookup, principal, tenant", "authenticate_uncached_ratio"),
         layer_row("  + token cache (SHA-256 digest, insert)", "authenticate_ratio"),
-        layer_row("  + decorator and its allow record", "decorator_ratio"),
+        layer_row("  + decorator (an admitted call builds no record at INFO)", "decorator_ratio"),
         (
             "8 threads / 1 thread, fresh tokens",
             f"{threads['cores']} cores, {threads['range'][0]}-{threads['range'][1]}",
