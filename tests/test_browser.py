@@ -7,12 +7,10 @@ cross-origin with a CORS preflight, as in production.
 from __future__ import annotations
 
 import importlib
-import itertools
 import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ import authorizer.runtime
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, routes_of
 from authorizer.devtools.spa import SpaServer, spa_config
+from tests.support.demo import running_demo
 from tests.support.http_server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -244,18 +243,8 @@ def test_make_demo_in_an_ordinary_browser_after_the_readmes_one_step(
         "HOME": str(home),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }
-    demo = subprocess.Popen(  # noqa: S603 - our own module, as `make demo` runs it
-        [sys.executable, "-m", "authorizer.devtools.demo"],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert demo.stdout is not None
-        printed = "".join(itertools.takewhile(lambda line: not line.startswith("ready"), demo.stdout))
-        step = next(line.strip() for line in printed.splitlines() if "authorizer trust-dev-ca" in line)
+    with running_demo(environment) as demo:
+        step = next(line.strip() for line in demo.printed if "authorizer trust-dev-ca" in line)
         trusted = subprocess.run(  # noqa: S603 - the printed command, with this interpreter for .venv/bin/python
             [sys.executable, *shlex.split(step)[1:]], env=environment, capture_output=True, text=True, timeout=60
         )
@@ -274,9 +263,6 @@ def test_make_demo_in_an_ordinary_browser_after_the_readmes_one_step(
             context.close()
         finally:
             browser.close()
-    finally:
-        demo.send_signal(signal.SIGTERM)
-        demo.communicate(timeout=30)
     assert set(hosts_seen) == {"127.0.0.1"}
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
-import sys
-import textwrap
 import typing
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +20,7 @@ from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
 from tests.support.entra import USER_OID
 from tests.support.issuer import HOLD, LocalIssuer
+from tests.support.modules import import_module_from
 
 T = TypeVar("T")
 
@@ -318,16 +316,6 @@ def test_invalid_settings_fail_at_decoration_naming_the_setting(issuer: LocalIss
         assert caught.value.setting == "ENTRA_TENANT_ID"
     finally:
         authorizer.configure(environ=None, clock=None, tenant_policy=None)
-
-
-def import_module_from(directory: Path, name: str, source: str) -> typing.Any:
-    (directory / f"{name}.py").write_text(textwrap.dedent(source))
-    sys.path.insert(0, str(directory))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(directory))
-        sys.modules.pop(name, None)
 
 
 def test_an_http_function_declared_as_a_generic_trigger_is_checked_too(tmp_path: Path, auth: ConfigureAuth) -> None:

@@ -7,9 +7,7 @@ import base64
 import json
 import os
 import shlex
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from authorizer.devtools import token_command
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, route_prefix_of, routes_of
 from authorizer.settings import AuthSettings
+from tests.support.demo import running_demo
 from tests.support.http_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,35 +283,18 @@ def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
     }
     for name in [name for name in environment if name.startswith(("ENTRA_", "KEY_VAULT"))]:
         environment.pop(name)
-    demo = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "authorizer.devtools.demo"],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert demo.stdout is not None
-        printed = []
-        for line in demo.stdout:
-            printed.append(line)
-            if line.startswith("ready"):
-                break
-        commands = [line.strip() for line in printed if line.startswith("curl ")]
-        assert len(commands) == 2, "".join(printed)
+    with running_demo(environment) as demo:
+        commands = [line.strip() for line in demo.printed if line.startswith("curl ")]
+        assert len(commands) == 2, "".join(demo.printed)
         outputs = [
             subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30, check=True).stdout  # noqa: S603
             for command in commands
         ]
-    finally:
-        demo.send_signal(signal.SIGTERM)
-        _, errors = demo.communicate(timeout=30)
     assert outputs[0].startswith("HTTP/1.1 200")
     assert outputs[1].startswith("HTTP/1.1 403")
     assert f'scope="api://{API_CLIENT_ID}/Orders.Write"' in outputs[1]
-    assert any("not the Functions host" in line for line in printed)
-    assert any("python -m authorizer trust-dev-ca" in line for line in printed)
-    assert demo.returncode == 0, errors
+    assert any("not the Functions host" in line for line in demo.printed)
+    assert any("python -m authorizer trust-dev-ca" in line for line in demo.printed)
+    assert demo.returncode == 0, demo.errors
     # Stopped: the token command must not find the address of an issuer that is gone.
     assert not (tmp_path / "entra-functions-authorizer" / "issuer.json").exists()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import azure.functions as func
 import pytest
@@ -19,6 +16,7 @@ from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
 from tests.support.entra import APP_ID_URI, HOME_TENANT, PARTNER_TENANT, v2_issuer
 from tests.support.issuer import LocalIssuer, status
+from tests.support.modules import import_module_from
 
 RESOURCE = "https://orders.contoso.example"
 
@@ -169,13 +167,3 @@ def test_under_a_route_prefix_serving_the_document_fails_at_import_with_the_fix(
     assert '"routePrefix": ""' in caught.value.problem
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
     assert import_module_from(tmp_path, "metadata_under_a_prefix_app").app is not None
-
-
-def import_module_from(directory: Path, name: str) -> Any:
-    sys.modules.pop(name, None)
-    sys.path.insert(0, str(directory))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(directory))
-        sys.modules.pop(name, None)
