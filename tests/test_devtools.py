@@ -21,6 +21,7 @@ from authorizer import ConfigurationError, allow_anonymous, require_auth
 from authorizer.devtools import token_command
 from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
 from authorizer.devtools.server import CorsPolicy, DevServer, route_prefix_of, routes_of
+from authorizer.devtools.state import DAEMON_CLIENT_ID
 from authorizer.settings import AuthSettings
 from tests.support.demo import running_demo
 from tests.support.http_server import free_port
@@ -169,12 +170,30 @@ def test_the_issuer_serves_entra_layout_for_any_tenant(entra: LocalEntraIssuer) 
 
 def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_published(entra: LocalEntraIssuer) -> None:
     assert entra.state is not None
-    old = json.loads(base64.urlsafe_b64decode(entra.token(grant_type="client_credentials").split(".")[0] + "=="))["kid"]
+
+    def signing_kid() -> str:
+        header = entra.token(grant_type="client_credentials", client_id=DAEMON_CLIENT_ID).split(".")[0]
+        return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+    old = signing_kid()
     new = entra.rotate()
-    header = entra.token(grant_type="client_credentials").split(".")[0]
-    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"] == new
+    assert signing_kid() == new
     keys = requests.get(f"{entra.url}/common/discovery/v2.0/keys", verify=entra.state.ca_bundle, timeout=5).json()
     assert {old, new} <= {key["kid"] for key in keys["keys"]}
+
+
+def test_a_token_request_without_a_client_id_is_refused_as_entra_refuses_it(entra: LocalEntraIssuer) -> None:
+    # Entra answers AADSTS900144: every token names the client that asked for it (azp or appid).
+    assert entra.state is not None
+    for grant in ({"grant_type": "client_credentials"}, {"grant_type": "password", "username": "ada"}):
+        answer = requests.post(
+            f"{entra.url}/{HOME_TENANT}/oauth2/v2.0/token",
+            data={**grant, "scope": f"api://{API_CLIENT_ID}/Orders.Read"},
+            verify=entra.state.ca_bundle,
+            timeout=5,
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "invalid_request"
 
 
 def test_a_dev_ca_bundle_is_refused_for_a_real_authority() -> None:
@@ -291,6 +310,9 @@ def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
             for command in commands
         ]
     assert outputs[0].startswith("HTTP/1.1 200")
+    # The printed token names the client that asked for it, as every Entra token does.
+    payload = commands[0].rsplit("Bearer ", 1)[1].rstrip('"').split(".")[1]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["azp"] == DAEMON_CLIENT_ID
     assert outputs[1].startswith("HTTP/1.1 403")
     assert f'scope="api://{API_CLIENT_ID}/Orders.Write"' in outputs[1]
     assert any("not the Functions host" in line for line in demo.printed)

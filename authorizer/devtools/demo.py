@@ -18,7 +18,7 @@ from . import require_development
 from .issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from .server import CorsPolicy, DevServer, route_prefix_of, routes_of
 from .spa import REPO, SpaServer, spa_config
-from .state import issuer_port
+from .state import DAEMON_CLIENT_ID, issuer_port
 
 PARTNER_TENANT = "22222222-2222-4222-8222-222222222222"
 
@@ -74,7 +74,14 @@ def main() -> int:
 
 def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str) -> str:
     scope = f"api://{API_CLIENT_ID}"
-    reader = issuer.token(tenant=HOME_TENANT, grant_type="password", username="ada", scope=f"{scope}/Orders.Read")
+    # Asked for as `python -m authorizer token` asks: the command line's client, ada's password grant.
+    reader = issuer.token(
+        tenant=HOME_TENANT,
+        grant_type="password",
+        client_id=DAEMON_CLIENT_ID,
+        username="ada",
+        scope=f"{scope}/Orders.Read",
+    )
     return f"""
 Local development server (not the Functions host; `func start` runs the real one)
   API         {api_url}   (function_app.py, converted as the Python worker does)

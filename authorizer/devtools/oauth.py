@@ -119,6 +119,9 @@ class OAuthFlows:
         """
         grant_type = form.get("grant_type")
         client_id = form.get("client_id", "")
+        if not client_id:
+            # As Entra (AADSTS900144): every token names the client that asked for it.
+            raise OAuthError("invalid_request", "the request body must contain client_id")
         scopes = tuple(form.get("scope", "").split())
         version = "1.0" if form.get("token_version") == "1" else "2.0"
         if grant_type == "client_credentials":
