@@ -269,4 +269,6 @@ def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_nod
         issuer.communicate(timeout=30)
     assert report["init_error"] is None, report["init_error"]
     assert report["answers"]["orders, dev token"]["status"] == 200
+    # Node is on this machine (the SPA's MSAL.js needs it), and the commands above could not reach it.
+    assert shutil.which("node") is not None
     assert shutil.which("node", path=environment["PATH"]) is None

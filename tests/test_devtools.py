@@ -302,7 +302,10 @@ def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
     }
     for name in [name for name in environment if name.startswith(("ENTRA_", "KEY_VAULT"))]:
         environment.pop(name)
+    issuer_address = tmp_path / "entra-functions-authorizer" / "issuer.json"
     with running_demo(environment) as demo:
+        # Running: the token command finds the issuer through this file.
+        assert issuer_address.exists()
         commands = [line.strip() for line in demo.printed if line.startswith("curl ")]
         assert len(commands) == 2, "".join(demo.printed)
         outputs = [
@@ -319,4 +322,4 @@ def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
     assert any("python -m authorizer trust-dev-ca" in line for line in demo.printed)
     assert demo.returncode == 0, demo.errors
     # Stopped: the token command must not find the address of an issuer that is gone.
-    assert not (tmp_path / "entra-functions-authorizer" / "issuer.json").exists()
+    assert not issuer_address.exists()

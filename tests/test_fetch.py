@@ -105,6 +105,10 @@ def test_a_deadline_cuts_a_tls_connection_without_leaving_it_readable_in_plainte
             except (ssl.SSLError, OSError):
                 read = b""
             assert b"attacker" not in read
+            # And the connection was cut: the peer reads the end of the stream.
+            with socket.socket(fileno=os.dup(server_side[0].fileno())) as peer:
+                peer.settimeout(5)
+                assert peer.recv(1) == b""
         finally:
             client.close()
             server_side[0].close()

@@ -327,7 +327,14 @@ def test_an_async_function_never_waits_for_the_store_on_the_event_loop(
         async def me(req: func.HttpRequest) -> func.HttpResponse:
             return func.HttpResponse("me")
 
+        @require_auth()
+        def unlimited(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("warm")
+
         token = issuer.token(clock())
+        # Keys and token warmed first: a cold key fetch off the loop would keep it turning on its own,
+        # and the ticks below would not be the store's.
+        assert unlimited(http_request(token)).status_code == 200
         me_ready = me(req=http_request(token))
 
         async def scenario() -> tuple[int, int]:
