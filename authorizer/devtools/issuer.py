@@ -12,10 +12,9 @@ from typing import Any
 from . import require_development
 from .dev_ca import ensure_certificates
 from .local_issuer import LocalIssuerServer
-from .state import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, IssuerState, dev_home, issuer_port
+from .state import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, STATE_FILE, IssuerState, dev_home, issuer_port
 
 __all__ = ["API_CLIENT_ID", "HOME_TENANT", "SPA_CLIENT_ID", "IssuerState", "LocalEntraIssuer"]
-STATE_FILE = "issuer.json"
 
 
 class LocalEntraIssuer:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .dev_ca import Certificates
+from .entra_shape import issuer_for
 from .oauth import OAuthError, OAuthFlows
 from .signing import SigningKeys
 from .threaded import ThreadedHttpServer
@@ -59,7 +60,7 @@ class LocalIssuerServer:
         base = self.url
         endpoint = f"{base}/{tenant}/oauth2{'/v2.0' if v2 else ''}"
         return {
-            "issuer": f"{base}/{named}/v2.0" if v2 else f"https://sts.windows.net/{named}/",
+            "issuer": issuer_for(base, named, "2.0" if v2 else "1.0"),
             "authorization_endpoint": f"{endpoint}/authorize",
             "token_endpoint": f"{endpoint}/token",
             "end_session_endpoint": f"{endpoint}/logout",

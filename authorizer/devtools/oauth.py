@@ -6,7 +6,6 @@ scopes, claims challenges) and for curl to get tokens with no browser at all.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -178,9 +177,7 @@ class OAuthFlows:
         now = int(time.time())
         answer: dict[str, Any] = {
             "token_type": "Bearer",
-            "scope": " ".join(
-                scope for scope in request.scopes if scope not in ("openid", "profile", "offline_access")
-            ),
+            "scope": " ".join(scope for scope in request.scopes if scope not in OIDC_SCOPES),
             "expires_in": LIFETIME_SECONDS,
             "ext_expires_in": LIFETIME_SECONDS,
             "access_token": self.keys.sign(access_token_claims(self.base_url, request, now)),
@@ -191,7 +188,7 @@ class OAuthFlows:
         if user is not None:
             # MSAL.js (AAD mode) builds its account from client_info, as Entra sends it.
             info = json.dumps({"uid": user.oid, "utid": user.tenant}).encode()
-            answer["client_info"] = base64.urlsafe_b64encode(info).rstrip(b"=").decode()
+            answer["client_info"] = b64url(info)
         if refresh_for is not None:
             token = secrets.token_urlsafe(32)
             with self._lock:

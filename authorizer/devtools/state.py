@@ -17,6 +17,8 @@ HOME_TENANT = "11111111-1111-4111-8111-111111111111"
 API_CLIENT_ID = "aaaaaaaa-0000-4000-8000-00000000a91e"
 SPA_CLIENT_ID = "bbbbbbbb-0000-4000-8000-0000000005ba"
 DAEMON_CLIENT_ID = "cccccccc-0000-4000-8000-0000000000dd"
+# In the state folder while an issuer runs: where it is, for the token command.
+STATE_FILE = "issuer.json"
 
 
 def dev_home() -> Path:

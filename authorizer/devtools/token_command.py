@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from ..policy import AUTH_CONTEXT
 from ..settings import GUID, is_loopback_host
 from . import require_development
 from .entra_shape import DEV_USERS
-from .state import DAEMON_CLIENT_ID, IssuerState, dev_home
-
-AUTH_CONTEXT = "c[1-9][0-9]?"
+from .state import DAEMON_CLIENT_ID, STATE_FILE, IssuerState, dev_home
 
 
 def _guid(value: str) -> str:
@@ -61,7 +59,7 @@ def mint(args: argparse.Namespace) -> str:
     require_development()
     import requests
 
-    state = IssuerState.load(args.state or dev_home() / "issuer.json")
+    state = IssuerState.load(args.state or dev_home() / STATE_FILE)
     # Only ever a local issuer: this tool must not be pointed at anything real.
     if not is_loopback_host(urlsplit(state.url).hostname or ""):
         raise ConfigurationError("issuer", f"{state.url} is not a loopback address")
@@ -79,7 +77,7 @@ def mint(args: argparse.Namespace) -> str:
         if args.role is not None:
             form["dev_roles"] = ",".join(args.role)
     for value in args.acrs:
-        if not re.fullmatch(AUTH_CONTEXT, value):
+        if not AUTH_CONTEXT.fullmatch(value):
             raise ValueError(f"--acrs {value!r}: an authentication context id is c1 to c99")
     if args.acrs:
         form["claims"] = json.dumps({"access_token": {"acrs": {"essential": True, "values": args.acrs}}})
