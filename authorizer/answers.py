@@ -6,6 +6,8 @@ import base64
 import json
 from dataclasses import dataclass
 
+import azure.functions as func
+
 from .errors import (
     AuthContextRequired,
     AuthError,
@@ -56,6 +58,10 @@ class Answer:
     @property
     def body(self) -> bytes:
         return json.dumps({"error": self.error, "error_description": self.description}).encode()
+
+
+def to_http_response(answer: Answer) -> func.HttpResponse:
+    return func.HttpResponse(body=answer.body, status_code=answer.status, headers=answer.headers)
 
 
 SERVER_ERROR = Answer(500, "server_error", "The request could not be processed.")

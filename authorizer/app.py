@@ -11,15 +11,20 @@ from azure.functions.decorators.core import Trigger
 from azure.functions.decorators.function_app import FunctionBuilder
 
 from . import resource_metadata, runtime
-from .answers import answer_for
-from .decorator import allow_anonymous, to_http_response
+from .answers import answer_for, to_http_response
+from .decorator import allow_anonymous
 from .errors import ConfigurationError, TemporarilyUnavailable
-from .host_json import find_host_json, route_prefix
+from .host_json import ROOT_ROUTES_FIX, find_host_json, route_prefix
 from .markers import protection_of
 from .policy import Requirement
 from .validation import expected_issuer
 
 HTTP_TRIGGER = "httptrigger"
+ANONYMOUS_LEVEL = "anonymous"
+FUNCTION_KEY_FIX = (
+    "Use authorizer.FunctionApp() (anonymous by default) and remove auth_level from the route: the Entra "
+    "token is the gate."
+)
 
 
 class UnprotectedFunctionError(TypeError):
@@ -28,9 +33,6 @@ class UnprotectedFunctionError(TypeError):
 
 class FunctionKeyRouteError(TypeError):
     """A @require_auth function whose route demands a function key: a second gate no browser can pass."""
-
-
-ANONYMOUS_LEVEL = "anonymous"
 
 
 def _refuse_unmarked(function: object, name: str) -> None:
@@ -46,8 +48,7 @@ def _refuse_function_key(function: object, name: str, level: object) -> None:
         raise FunctionKeyRouteError(
             f"HTTP function {name!r} is protected by @require_auth, but its route keeps auth level "
             f"{_level_name(level).upper()}: the Functions host would demand a function key before the token is "
-            "checked, and a browser app cannot keep one secret. Use authorizer.FunctionApp() (anonymous by "
-            "default) and no auth_level on the route: the Entra token is the gate."
+            f"checked, and a browser app cannot keep one secret. {FUNCTION_KEY_FIX}"
         )
 
 
@@ -124,9 +125,8 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
         if prefix:
             raise ConfigurationError(
                 "routePrefix",
-                f"{host_json} puts every route under /{prefix}/, but the RFC 9728 document belongs at the site root: "
-                'set "extensions": {"http": {"routePrefix": ""}} there and write "api/..." in your routes, '
-                "or do not call serve_protected_resource_metadata()",
+                f"{host_json} puts every route under /{prefix}/, but the RFC 9728 document belongs at the site "
+                f"root. {ROOT_ROUTES_FIX}",
             )
         app = self
         runtime.serve_metadata()

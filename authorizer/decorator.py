@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import azure.functions as func
 
 from . import runtime
-from .answers import SERVER_ERROR, Answer, answer_for
+from .answers import SERVER_ERROR, answer_for, to_http_response
 from .authenticator import Trace
 from .decision_log import log_decision
 from .errors import AuthContextRequired, AuthError
@@ -243,7 +243,3 @@ def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> f
         if isinstance(value, func.HttpRequest):
             return value
     return None
-
-
-def to_http_response(answer: Answer) -> func.HttpResponse:
-    return func.HttpResponse(body=answer.body, status_code=answer.status, headers=answer.headers)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import azure.functions as func
 
-from .app import FunctionKeyRouteError, verify_protected
+from .app import FUNCTION_KEY_FIX, FunctionKeyRouteError, verify_protected
 from .discovery import parse_metadata
 from .errors import ConfigurationError
 from .fetch import FetchError
 from .host_json import FILE_NAME as HOST_JSON
-from .host_json import route_prefix
+from .host_json import ROOT_ROUTES_FIX, route_prefix
 from .key_vault import INSTALL_COMMAND
 from .keys import parse_jwks
 from .settings import AuthSettings
@@ -36,13 +36,8 @@ SETTING_FIXES = {
     "ENTRA_ALLOWED_TENANTS": "List tenant GUIDs separated by commas.",
     "PROTECTED_RESOURCE_URL": "Set it to the API's public https origin, e.g. https://<app>.azurewebsites.net",
     "KEY_VAULT_URL": "Set it to the vault's URL: https://<name>.vault.azure.net (loopback only in Development).",
-    "routePrefix": 'In host.json set "extensions": {"http": {"routePrefix": ""}} and write "api/..." in your routes, '
-    "or drop serve_protected_resource_metadata().",
+    "routePrefix": ROOT_ROUTES_FIX,
 }
-FUNCTION_KEY_FIX = (
-    "Use authorizer.FunctionApp() (anonymous by default) and remove auth_level from the route: with a "
-    "function key in front, a browser app's call is refused before its token is checked."
-)
 LOCAL_SETTINGS_FIX = (
     'Start from local.settings.example.json: a JSON object with "IsEncrypted": false and string Values '
     "(an encrypted file can be read only on the machine that encrypted it: write the values again in plain text)."

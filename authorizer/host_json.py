@@ -9,6 +9,11 @@ from pathlib import Path
 FILE_NAME = "host.json"
 # The host's default when host.json sets none.
 DEFAULT_ROUTE_PREFIX = "api"
+# What puts routes, and so the RFC 9728 document, at the site root.
+ROOT_ROUTES_FIX = (
+    'In host.json set "extensions": {"http": {"routePrefix": ""}} and write "api/..." in your routes, '
+    "or do not call serve_protected_resource_metadata()."
+)
 
 
 def route_prefix(host_json: Path) -> str:

@@ -7,8 +7,6 @@ KEY_VAULT_URL never pays its import cost (about half a second).
 
 from __future__ import annotations
 
-import importlib.metadata
-import logging
 import math
 import re
 from collections.abc import Mapping
@@ -17,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .extras import missing_distributions
 from .fetch import FetchError, parse_retry_after
 from .settings import DEVELOPMENT, SettingsReader, is_loopback_host
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
-
-logger = logging.getLogger("authorizer.key_vault")
 
 INSTALL_COMMAND = "pip install 'entra-functions-authorizer[keyvault]'"
 # Key Vault caps secrets at 25 KB: anything larger is not the vault's answer.
@@ -72,7 +69,8 @@ class KeyVaultSettings:
         # Trusting another CA, or a vault outside vault.azure.net, would let a stand-in serve the list.
         if dev_ca_bundle is not None and not is_loopback_host(urlsplit(vault_url).hostname or ""):
             raise ConfigurationError("KEY_VAULT_DEV_CA_BUNDLE", "is for a local vault only (a loopback KEY_VAULT_URL)")
-        missing = [name for name in _SDK_DISTRIBUTIONS if not _installed(name)]
+        # Nothing of the SDK is imported until the first read.
+        missing = missing_distributions(*_SDK_DISTRIBUTIONS)
         if missing:
             raise ConfigurationError(
                 "KEY_VAULT_URL", f"needs the Azure SDK for Key Vault ({', '.join(missing)}): {INSTALL_COMMAND}"
@@ -85,15 +83,6 @@ class KeyVaultSettings:
             timeout_seconds=reader.number("KEY_VAULT_TIMEOUT_SECONDS", float, 5.0, 0.1, 60.0),
             dev_ca_bundle=dev_ca_bundle,
         )
-
-
-def _installed(distribution: str) -> bool:
-    # Installed-package metadata only: nothing of the SDK is imported until the first read.
-    try:
-        importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 class KeyVaultSecretReader:

@@ -28,7 +28,7 @@ class ScopePermissions:
             if isinstance(roles, str):
                 raise TypeError(f"define_permissions: the roles of {scope!r} must be a list of names, not a string")
             names = frozenset(roles)
-            if not _names_ok([scope, *names]):
+            if not names_ok([scope, *names]):
                 raise ValueError(f"invalid scope or role name in the permission mapping for {scope!r}")
             implied[scope] = names
         return cls(implied_roles=implied)
@@ -51,5 +51,6 @@ class ScopePermissions:
         return frozenset(scope for scope, roles in self.implied_roles.items() if roles & wanted)
 
 
-def _names_ok(names: Iterable[object]) -> bool:
+def names_ok(names: Iterable[object]) -> bool:
+    """Every name a non-empty string without a space, as scope and role names are."""
     return all(isinstance(name, str) and name and " " not in name for name in names)

@@ -5,28 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
-from .permissions import ScopePermissions, _names_ok
-from .principal import Principal
+from .permissions import ScopePermissions, names_ok
+from .principal import CallerKind, Principal, caller_kind
 from .refusals import Rule, refusal
 
 # Conditional Access authentication context ids: c1 to c99.
 AUTH_CONTEXT = re.compile(r"c[1-9][0-9]?")
-
-
-class CallerKind(Enum):
-    """Who a token speaks for, which decides the requirement kinds that apply to it."""
-
-    DELEGATED = "a user through a client app (scp)"
-    APP_ONLY = "an application acting as itself"
-    NEITHER = "neither (an ID token, say)"
-
-
-def caller_kind(principal: Principal) -> CallerKind:
-    if principal.is_app_only:
-        return CallerKind.APP_ONLY
-    return CallerKind.DELEGATED if principal.scopes else CallerKind.NEITHER
 
 
 # The policy as one table: which listed requirement kinds apply to each kind of caller. A kind
@@ -114,12 +99,12 @@ class Requirement:
         guest_refused = principal.is_guest and not self.allow_guests and kind is CallerKind.DELEGATED
         if guest_refused or rules is None:
             raise refusal(
-                self, principal, kind.name, guest_refused, [rule for rule in rules or () if _fails(rule, principal)]
+                self, principal, kind, guest_refused, [rule for rule in rules or () if _fails(rule, principal)]
             )
         # A plain loop and isdisjoint, not any() and "&": this runs on every request.
         for _, names, held in rules:
             if names.isdisjoint(held(principal)):
-                raise refusal(self, principal, kind.name, False, [rule for rule in rules if _fails(rule, principal)])
+                raise refusal(self, principal, kind, False, [rule for rule in rules if _fails(rule, principal)])
 
     def _effective(self, principal: Principal) -> frozenset[str]:
         if self.permission_map is None:
@@ -174,7 +159,7 @@ def build_requirement(
         if isinstance(names, str):
             raise TypeError(f"require_auth({label}=...) takes a list of names, not a string")
         frozen[label] = frozenset(names)
-        if not _names_ok(frozen[label]):
+        if not names_ok(frozen[label]):
             raise ValueError(f"require_auth({label}=...) has an empty or malformed name")
     if auth_context is not None and (not isinstance(auth_context, str) or not AUTH_CONTEXT.fullmatch(auth_context)):
         raise ValueError("require_auth(auth_context=...) takes one authentication context id, c1 to c99")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -111,6 +112,20 @@ class Principal(NamedTuple):
     def __repr__(self) -> str:
         # Never the claim set: a principal can end up in a log line.
         return f"Principal(oid={self.oid!r}, tid={self.tid!r}, client_app_id={self.client_app_id!r})"
+
+
+class CallerKind(Enum):
+    """Who a token speaks for, which decides the requirement kinds that apply to it."""
+
+    DELEGATED = "a user through a client app (scp)"
+    APP_ONLY = "an application acting as itself"
+    NEITHER = "neither (an ID token, say)"
+
+
+def caller_kind(principal: Principal) -> CallerKind:
+    if principal.is_app_only:
+        return CallerKind.APP_ONLY
+    return CallerKind.DELEGATED if principal.scopes else CallerKind.NEITHER
 
 
 def _names(value: object, claim: str) -> frozenset[str]:

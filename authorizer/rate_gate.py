@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 from . import runtime
-from .answers import EXPOSED, answer_for
+from .answers import EXPOSED, answer_for, to_http_response
 from .authenticator import Trace
 from .decision_log import log_decision
 from .errors import AuthError, RateLimited, RateLimitStoreUnavailable
@@ -47,7 +47,7 @@ class RateGate:
         )
         answer = answer_for(error, runtime.settings())
         log_decision(self.function, answer.status, type(error).__name__, Trace(claims=principal.claims))
-        return func.HttpResponse(body=answer.body, status_code=answer.status, headers=answer.headers)
+        return to_http_response(answer)
 
     @staticmethod
     def annotate(result: Any, verdict: Verdict) -> Any:

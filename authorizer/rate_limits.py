@@ -9,12 +9,12 @@ never imports it.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
+from .extras import missing_distributions
 from .settings import SettingsReader
 
 if TYPE_CHECKING:
@@ -73,10 +73,8 @@ def parse_limits(notation: str, where: str) -> tuple[RateLimitItem, ...]:
     Raises:
         ConfigurationError: not the limits notation, or the ratelimit extra is missing.
     """
-    try:
-        importlib.metadata.version("limits")
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigurationError(where, f"rate limits need the `limits` library: {INSTALL_COMMAND}") from None
+    if missing_distributions("limits"):
+        raise ConfigurationError(where, f"rate limits need the `limits` library: {INSTALL_COMMAND}")
     from limits import parse_many
 
     try:

@@ -22,7 +22,7 @@ from .errors import (
     PermissionRequired,
     RoleRequired,
 )
-from .principal import Principal
+from .principal import CallerKind, Principal
 
 if TYPE_CHECKING:
     from .policy import Requirement
@@ -33,18 +33,20 @@ Rule = tuple[str, frozenset[str], Callable[[Principal], frozenset[str]]]
 CLAIMS_CHALLENGE_CAPABILITY = "cp1"
 
 
-def refusal(requirement: Requirement, principal: Principal, caller: str, guest: bool, failed: list[Rule]) -> AuthError:
+def refusal(
+    requirement: Requirement, principal: Principal, caller: CallerKind, guest: bool, failed: list[Rule]
+) -> AuthError:
     """The error for a caller the requirement refuses; ``failed`` are the rules it misses, in order."""
     if guest:
         return GuestNotAllowed()
-    if caller == "NEITHER":
+    if caller is CallerKind.NEITHER:
         return InsufficientScope(
             requirement.challenge_scopes(),
             "The token carries neither delegated scopes nor an application's identity (an ID token?): "
             "request an access token for this API.",
         )
     if not failed:
-        if caller == "APP_ONLY":
+        if caller is CallerKind.APP_ONLY:
             return CallerKindNotAdmitted("This operation is for signed-in users; an application cannot call it alone.")
         return CallerKindNotAdmitted(
             "This operation is for applications acting as themselves (application permissions), not for users."
@@ -67,7 +69,7 @@ def refusal(requirement: Requirement, principal: Principal, caller: str, guest: 
             "The signed-in user is in none of the groups this operation requires; a group owner or an "
             "administrator adds members."
         )
-    if kind in ("app_roles", "permissions") and caller == "APP_ONLY":
+    if kind in ("app_roles", "permissions") and caller is CallerKind.APP_ONLY:
         return AppPermissionRequired(
             f"The application holds none of the application permissions {listed}; an administrator grants "
             "them (API permissions, then admin consent)."
