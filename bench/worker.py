@@ -17,7 +17,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import azure_functions_runtime as worker
 from bench.harness import log_as_the_worker_does, mint, pin_to_one_core
 from tests.support.issuer import LocalIssuer, auth_environ
 from tests.worker import protos
-from tests.worker.harness import WorkerRequest, failure, http_trigger_input
+from tests.worker.harness import WorkerRequest, failure, invocation, start_app
 
 PER_ROUND = 500
 ROUNDS = 15
@@ -59,11 +58,13 @@ APP = """
 
 
 def message(function_id: str, token: str) -> protos.StreamingMessage:
-    case = {"url": "http://localhost/api/x", "method": "GET", "headers": {"Authorization": f"Bearer {token}"}}
-    request = protos.InvocationRequest(
-        invocation_id=str(uuid.uuid4()), function_id=function_id, input_data=[http_trigger_input({**case, "body": ""})]
-    )
-    return protos.StreamingMessage(request_id=str(uuid.uuid4()), invocation_request=request)
+    case = {
+        "url": "http://localhost/api/x",
+        "method": "GET",
+        "headers": {"Authorization": f"Bearer {token}"},
+        "body": "",
+    }
+    return invocation(case, function_id)[1]
 
 
 async def round_seconds(messages: list[protos.StreamingMessage]) -> float:
@@ -79,27 +80,13 @@ async def round_seconds(messages: list[protos.StreamingMessage]) -> float:
 async def measure(issuer: LocalIssuer, directory: Path) -> dict[str, Any]:
     worker.start_threadpool_executor()
     try:
-        init = protos.WorkerInitRequest(function_app_directory=str(directory))
-        request = WorkerRequest("WorkerInitRequest", protos.StreamingMessage(worker_init_request=init))
-        answer = await worker.worker_init_request(
-            WorkerRequest(request.name, request.request, {"protos": protos, "host": "127.0.0.1"})
-        )
-        if failure(answer.result):
-            raise RuntimeError(failure(answer.result))
-        metadata = await worker.functions_metadata_request(
-            WorkerRequest(
-                "WorkerMetadataRequest",
-                protos.StreamingMessage(functions_metadata_request=protos.FunctionsMetadataRequest()),
-            )
-        )
-        ids = {item.name: item.function_id for item in metadata.function_metadata_results}
-        if failure(metadata.result) or len(ids) != 4:
-            raise RuntimeError(f"the worker indexed {sorted(ids)}: {failure(metadata.result)}")
-        for item in metadata.function_metadata_results:
-            load = protos.FunctionLoadRequest(function_id=item.function_id, metadata=item)
-            await worker.function_load_request(
-                WorkerRequest("FunctionLoadRequest", protos.StreamingMessage(function_load_request=load))
-            )
+        started = await start_app(directory)
+        if failure(started.init.result):
+            raise RuntimeError(failure(started.init.result))
+        ids = {name: item.function_id for name, item in started.functions.items()}
+        problems = [failure(started.metadata.result), *started.loads.values()]
+        if len(ids) != 4 or any(problems):
+            raise RuntimeError(f"the worker indexed {sorted(ids)}: {problems}")
         # Warm: keys fetched, the repeat token cached, every code path run once.
         repeat = mint(issuer, 1)[0]
         for name in ids:

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -86,46 +86,81 @@ def http_answer(response: protos.InvocationResponse) -> dict[str, Any]:
     }
 
 
-async def invoke(case: dict[str, Any], function_id: str) -> dict[str, Any]:
+def invocation(case: dict[str, Any], function_id: str) -> tuple[str, protos.StreamingMessage]:
+    """An InvocationRequest of ``case`` as the host sends it, and its invocation id."""
     invocation_id = str(uuid.uuid4())
     request = protos.InvocationRequest(
         invocation_id=invocation_id, function_id=function_id, input_data=[http_trigger_input(case)]
     )
-    message = protos.StreamingMessage(request_id=str(uuid.uuid4()), invocation_request=request)
+    return invocation_id, protos.StreamingMessage(request_id=str(uuid.uuid4()), invocation_request=request)
+
+
+async def invoke(case: dict[str, Any], function_id: str) -> dict[str, Any]:
+    invocation_id, message = invocation(case, function_id)
     response = await worker.invocation_request(WorkerRequest("FunctionInvocationRequest", message))
     # The host matches each answer to its request by this id.
     return {**http_answer(response), "invocation_id_echoed": response.invocation_id == invocation_id}
 
 
-async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, Any]:
-    worker.start_threadpool_executor()
-    try:
-        init = protos.WorkerInitRequest(function_app_directory=str(app_directory))
-        answer = await worker.worker_init_request(
+@dataclass
+class StartedApp:
+    """What the worker answered while the host started the app."""
+
+    init: Any
+    # Absent when the init failed: the host sends nothing further then.
+    metadata: Any = None
+    functions: dict[str, Any] = field(default_factory=dict)
+    # Each function's load failure, None when it loaded.
+    loads: dict[str, str | None] = field(default_factory=dict)
+
+
+async def start_app(app_directory: Path) -> StartedApp:
+    """WorkerInitRequest (the worker indexes the app), FunctionsMetadataRequest, one FunctionLoadRequest
+    per function: the host's start-up, in its order. The caller runs the thread pool around it."""
+    init = protos.WorkerInitRequest(function_app_directory=str(app_directory))
+    started = StartedApp(
+        await worker.worker_init_request(
             WorkerRequest(
                 "WorkerInitRequest",
                 protos.StreamingMessage(worker_init_request=init),
                 properties={"protos": protos, "host": "127.0.0.1"},
             )
         )
+    )
+    if failure(started.init.result) is not None:
+        return started
+    started.metadata = await worker.functions_metadata_request(
+        WorkerRequest(
+            "WorkerMetadataRequest",
+            protos.StreamingMessage(functions_metadata_request=protos.FunctionsMetadataRequest()),
+        )
+    )
+    started.functions = {item.name: item for item in started.metadata.function_metadata_results}
+    for name, item in started.functions.items():
+        load = protos.FunctionLoadRequest(function_id=item.function_id, metadata=item)
+        loaded = await worker.function_load_request(
+            WorkerRequest("FunctionLoadRequest", protos.StreamingMessage(function_load_request=load))
+        )
+        started.loads[name] = failure(loaded.result)
+    return started
+
+
+async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, Any]:
+    worker.start_threadpool_executor()
+    try:
+        started = await start_app(app_directory)
         library = sys.modules.get("authorizer")
         report: dict[str, Any] = {
-            "init_error": failure(answer.result),
-            "runtime": answer.worker_metadata.runtime_version,
+            "init_error": failure(started.init.result),
+            "runtime": started.init.worker_metadata.runtime_version,
             # Where the app's code came from: the worker's sys.path and the library it imported.
             "sys_path": list(sys.path),
             "library": getattr(library, "__file__", None),
         }
         if report["init_error"] is not None:
             return report
-        metadata = await worker.functions_metadata_request(
-            WorkerRequest(
-                "WorkerMetadataRequest",
-                protos.StreamingMessage(functions_metadata_request=protos.FunctionsMetadataRequest()),
-            )
-        )
-        report["metadata_error"] = failure(metadata.result)
-        functions = {item.name: item for item in metadata.function_metadata_results}
+        report["metadata_error"] = failure(started.metadata.result)
+        functions = started.functions
         report["functions"] = {
             name: {
                 "script_file": item.script_file,
@@ -137,13 +172,7 @@ async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, An
             }
             for name, item in functions.items()
         }
-        report["loads"] = {}
-        for name, item in functions.items():
-            load = protos.FunctionLoadRequest(function_id=item.function_id, metadata=item)
-            loaded = await worker.function_load_request(
-                WorkerRequest("FunctionLoadRequest", protos.StreamingMessage(function_load_request=load))
-            )
-            report["loads"][name] = failure(loaded.result)
+        report["loads"] = started.loads
         indexed = [case for case in cases if case["function"] in functions]
         answers = await asyncio.gather(*(invoke(case, functions[case["function"]].function_id) for case in indexed))
         report["answers"] = {case["id"]: answer for case, answer in zip(indexed, answers, strict=True)}
