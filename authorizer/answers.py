@@ -24,7 +24,9 @@ from .errors import (
 from .settings import AuthSettings
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-EXPOSED = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy"
+# What a browser app may read of our answers, once CORS exposes it.
+EXPOSED_NAMES = ("WWW-Authenticate", "Retry-After", "RateLimit", "RateLimit-Policy")
+EXPOSED = ", ".join(EXPOSED_NAMES)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .answers import answer_for, to_http_response
 from .decorator import allow_anonymous
 from .errors import ConfigurationError, TemporarilyUnavailable
 from .host_json import ROOT_ROUTES_FIX, find_host_json, route_prefix
-from .markers import protection_of
+from .markers import name_of, protection_of
 from .policy import Requirement
 from .validation import expected_issuer
 
@@ -71,6 +71,14 @@ def verify_protected(functions: Iterable[func.Function]) -> None:
             _refuse_unmarked(user_function, name)
             trigger = function.get_trigger()
             _refuse_function_key(user_function, name, trigger.get_dict_repr().get("authLevel") if trigger else None)
+
+
+def name_functions(functions: Iterable[func.Function]) -> None:
+    """Give each protected function the name the host indexed it under (rate-limit keys, logs)."""
+    for function in functions:
+        name = name_of(function.get_user_function())
+        if name is not None:
+            name.value = str(function.get_function_name())
 
 
 def is_http_function(function: func.Function) -> bool:
@@ -154,6 +162,7 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
         """
         functions: list[func.Function] = super().get_functions()
         verify_protected(functions)
+        name_functions(functions)
         # The worker indexes at start-up: warm the keys now, off the request path.
         if any(isinstance(protection_of(function.get_user_function()), Requirement) for function in functions):
             runtime.prefetch()

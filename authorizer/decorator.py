@@ -16,7 +16,7 @@ from .answers import SERVER_ERROR, answer_for, to_http_response
 from .authenticator import Trace
 from .decision_log import log_decision
 from .errors import AuthContextRequired, AuthError
-from .markers import ANONYMOUS, mark, refuse_unless_plain_function
+from .markers import ANONYMOUS, FunctionName, attach_name, mark, refuse_unless_plain_function
 from .policy import Requirement, build_requirement
 from .principal import Principal
 from .rate_gate import RateGate
@@ -80,11 +80,16 @@ def require_auth(
     def decorate(function: Callable[..., R]) -> Callable[..., R]:
         refuse_unless_plain_function(function, "require_auth")
         # Settings problems surface at load, not on the first request (building does no I/O).
-        limits = _limits(runtime.current().rate_limiter.settings.default if rate_limit is None else rate_limit)
+        limiter = runtime.current().rate_limiter
+        limits = _limits(limiter.settings.default if rate_limit is None else rate_limit)
+        if limits:
+            # A store URL the client cannot use fails the import, not every call.
+            limiter.prepare()
         signature = inspect.signature(function)
         wants_principal = _check_parameters(function, signature)
-        gate = RateGate(function.__name__, limits) if limits else None
-        wrapper = _wrap(function, requirement, wants_principal, _request_parameter(signature), gate)
+        name = FunctionName(function.__name__)
+        gate = RateGate(name, limits) if limits else None
+        wrapper = _wrap(function, name, requirement, wants_principal, _request_parameter(signature), gate)
         # The worker binds parameters by name and evaluates every annotation: hide ours from both.
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
@@ -93,6 +98,7 @@ def require_auth(
             name: value for name, value in function.__annotations__.items() if name != PRINCIPAL_PARAMETER
         }
         mark(wrapper, requirement)
+        attach_name(wrapper, name)
         return wrapper
 
     return decorate
@@ -137,12 +143,13 @@ def _limits(notation: str) -> tuple[RateLimitItem, ...]:
 
 def _wrap(
     function: Callable[..., Any],
+    name: FunctionName,
     requirement: Requirement,
     wants_principal: bool,
     request_name: str,
     gate: RateGate | None,
 ) -> Callable[..., Any]:
-    authorize = _authorizer(function.__name__, requirement)
+    authorize = _authorizer(name, requirement)
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
@@ -184,7 +191,7 @@ def _wrap(
 
 
 def _authorizer(
-    name: str, requirement: Requirement
+    name: FunctionName, requirement: Requirement
 ) -> Callable[[func.HttpRequest | None, bool], Principal | func.HttpResponse]:
     """The per-function check: the caller, or the response that refuses it. Raises only WouldBlock."""
     check = requirement.check
@@ -209,14 +216,14 @@ def _authorizer(
                 metadata_served=runtime.metadata_served(),
                 authorization_uri=_authorize_endpoint(error),
             )
-            log_decision(name, answer.status, type(error).__name__, trace)
+            log_decision(name.value, answer.status, type(error).__name__, trace)
             return to_http_response(answer)
         except Exception:
             # Never "invalid token" for our own failure, and never a pass: a generic 500.
-            logger.exception("authorization failed unexpectedly in %s", name)
-            log_decision(name, SERVER_ERROR.status, "unexpected_error", trace)
+            logger.exception("authorization failed unexpectedly in %s", name.value)
+            log_decision(name.value, SERVER_ERROR.status, "unexpected_error", trace)
             return to_http_response(SERVER_ERROR)
-        log_decision(name, 200, "authorized", trace)
+        log_decision(name.value, 200, "authorized", trace)
         return principal
 
     return authorize

@@ -26,6 +26,7 @@ from .doctor_checks import (
     import_app,
     keys,
     metadata,
+    rate_limit_store,
     routes,
     settings_checks,
     tenants,
@@ -145,6 +146,9 @@ def _steps(environ: Mapping[str, str], app_module: str) -> Iterator[Check]:
             yield Check("warn", f"issuer (v{version})", problem, SETTING_FIXES["ENTRA_TENANT_ID"])
     if all(check.status != "FAIL" for check in app_checks):
         yield tenants(runtime.current().authenticator.tenants, settings)
+    store = rate_limit_store(environ)
+    if store is not None:
+        yield store
     yield from advice(settings)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from .host_json import FILE_NAME as HOST_JSON
 from .host_json import ROOT_ROUTES_FIX, route_prefix
 from .key_vault import INSTALL_COMMAND
 from .keys import parse_jwks
+from .rate_limiter import CallerRateLimiter
+from .rate_limits import RateLimitSettings
 from .settings import AuthSettings
 from .tenants import RefreshingTenantPolicy
 
@@ -37,6 +40,10 @@ SETTING_FIXES = {
     "PROTECTED_RESOURCE_URL": "Set it to the API's public https origin, e.g. https://<app>.azurewebsites.net",
     "KEY_VAULT_URL": "Set it to the vault's URL: https://<name>.vault.azure.net (loopback only in Development).",
     "routePrefix": ROOT_ROUTES_FIX,
+    "RATE_LIMIT_STORAGE_URL": (
+        "Write it as rediss://<name>.redis.cache.windows.net:6380 and put the access key in "
+        "RATE_LIMIT_REDIS_PASSWORD (a Key Vault reference is best)."
+    ),
 }
 LOCAL_SETTINGS_FIX = (
     'Start from local.settings.example.json: a JSON object with "IsEncrypted": false and string Values '
@@ -175,6 +182,26 @@ def _vault_fix(problem: str) -> str:
     if "Credential" in problem or "Authentication" in problem:
         return "In Azure, enable the function app's managed identity; locally, run az login."
     return "Check KEY_VAULT_URL and that this host may reach the vault (firewall, private endpoint)."
+
+
+def rate_limit_store(environ: Mapping[str, str]) -> Check | None:
+    """The shared rate-limit store: readable settings, and one PING within the store's deadline."""
+    try:
+        settings = RateLimitSettings.from_environ(environ)
+        if settings.storage_url.startswith("memory://"):
+            return None
+        answered = CallerRateLimiter(settings, time.monotonic).answers()
+    except ConfigurationError as error:
+        return setting_failure("rate limit store", error)
+    where = settings.store_location
+    if not answered:
+        deadline = f"{settings.timeout_seconds * 1000:.0f} ms"
+        fix = (
+            f"Check that this host may reach {where} (firewall, private endpoint, TLS: Azure Cache takes rediss:// "
+            "on 6380) and that RATE_LIMIT_REDIS_PASSWORD holds its access key."
+        )
+        return Check("FAIL", "rate limit store", f"{where} did not answer a PING within {deadline}", fix)
+    return Check("ok", "rate limit store", f"{where} answers (shared by every instance)")
 
 
 def advice(settings: AuthSettings) -> Iterator[Check]:

@@ -9,7 +9,30 @@ from typing import Any
 from .policy import Requirement
 
 _MARK = "__authorizer_protection__"
+_NAME = "__authorizer_function_name__"
 ANONYMOUS = "anonymous"
+
+
+class FunctionName:
+    """A protected function's name as the host knows it: its Python name until the app is indexed.
+
+    Rate-limit keys and decision logs read it on every call; indexing sets the host's name
+    (``@app.function_name``, blueprints included), which is unique within the app.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+def attach_name(function: Callable[..., Any], name: FunctionName) -> None:
+    setattr(function, _NAME, name)
+
+
+def name_of(function: object) -> FunctionName | None:
+    value = getattr(function, _NAME, None)
+    return value if isinstance(value, FunctionName) else None
 
 
 def mark(function: Callable[..., Any], protection: Requirement | str) -> None:

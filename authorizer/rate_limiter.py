@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigurationError
+from .extras import missing_distributions
 from .principal import Principal
-from .rate_limits import RateLimitSettings, policy_header, state_header
-from .refresh import Clock
+from .rate_limits import INSTALL_COMMAND, UNREADABLE_STORE, RateLimitSettings, policy_header, state_header
+from .refresh import Clock, whole_seconds
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -38,11 +40,15 @@ class Verdict:
     store_failed: bool = False
 
 
-def caller_key(function: str, principal: Principal) -> tuple[str, ...]:
-    """The caller within the function: tenant and user for a user, tenant and client app for an app."""
+def caller_key(app: str, function: str, principal: Principal) -> tuple[str, ...]:
+    """The caller within one function of one API: tenant and user for a user, tenant and client app for an app.
+
+    ``app`` (the API's client id) keeps apps and slots that share one Redis apart; ``function`` is
+    the name the host indexed, so two Python functions of one name in two blueprints stay apart.
+    """
     if principal.is_app_only:
-        return (NAMESPACE, function, principal.tid, "app", principal.client_app_id or "-")
-    return (NAMESPACE, function, principal.tid, "user", principal.oid or principal.sub or "-")
+        return (NAMESPACE, app, function, principal.tid, "app", principal.client_app_id or "-")
+    return (NAMESPACE, app, function, principal.tid, "user", principal.oid or principal.sub or "-")
 
 
 class CallerRateLimiter:
@@ -61,28 +67,35 @@ class CallerRateLimiter:
         """A memory store answers without I/O: an event loop may call it directly."""
         return self.settings.storage_url.startswith("memory://")
 
+    def prepare(self) -> None:
+        """Build the store client now (no I/O), so that a store it cannot use fails the app at load.
+
+        Raises:
+            ConfigurationError: naming RATE_LIMIT_STORAGE_URL.
+        """
+        self._limiter_now()
+
+    def answers(self) -> bool:
+        """One PING within the store's deadline (for the doctor); True when the store answered.
+
+        Raises:
+            ConfigurationError: as ``prepare``.
+        """
+        return bool(self._limiter_now().storage.check())
+
     def consume(self, items: tuple[RateLimitItem, ...], key: tuple[str, ...]) -> Verdict:
         """Count one admitted call against every limit; never raises."""
-        if not self._may_try():
-            return self._store_failed()
         try:
+            if not self._may_try():
+                return self._store_failed(self._wait())
             verdict = self._consume(self._limiter_now(), items, key)
         except Exception as error:  # noqa: BLE001 - any store failure is the same outage to us
-            with self._lock:
-                self._failing = True
-                self._next_try = self._clock() + self.settings.backoff_seconds
-            logger.warning(
-                "rate limit store %s failed (%s); next attempt in %d s, meanwhile calls are %s",
-                self.settings.storage_url.split("@")[-1],
-                type(error).__name__,
-                self.settings.backoff_seconds,
-                "admitted" if self.settings.on_store_error == "allow" else "refused with 503",
-            )
-            return self._store_failed()
+            return self._store_failed(self._failed(error))
         with self._lock:
-            if self._failing:
-                logger.info("rate limit store answers again")
+            recovered = self._failing
             self._failing, self._next_try = False, -math.inf
+        if recovered:
+            logger.info("rate limit store %s answers again", self.settings.store_location)
         return verdict
 
     def _may_try(self) -> bool:
@@ -95,12 +108,31 @@ class CallerRateLimiter:
                 self._next_try = now + self.settings.backoff_seconds
             return True
 
-    def _store_failed(self) -> Verdict:
+    def _wait(self) -> int:
+        """Seconds until the store is tried again: whole, at least 1, at most one back-off."""
+        with self._lock:
+            return min(whole_seconds(self._next_try - self._clock()), math.ceil(self.settings.backoff_seconds))
+
+    def _failed(self, error: Exception) -> int:
+        """Record a failure; the wait is taken here, before a concurrent success can reset it."""
+        backoff = self.settings.backoff_seconds
+        with self._lock:
+            self._failing = True
+            self._next_try = self._clock() + backoff
+        # Host and port only: a password may sit in the URL's userinfo or in its query.
+        logger.warning(
+            "rate limit store %s failed (%s); next attempt in %d s, meanwhile calls are %s",
+            self.settings.store_location,
+            type(error).__name__,
+            backoff,
+            "admitted" if self.settings.on_store_error == "allow" else "refused with 503",
+        )
+        return math.ceil(backoff)
+
+    def _store_failed(self, wait: int) -> Verdict:
         if self.settings.on_store_error == "allow":
             return Verdict(admitted=True, store_failed=True)
-        with self._lock:
-            wait = max(1, math.ceil(self._next_try - self._clock()))
-        return Verdict(admitted=False, retry_after=wait, store_failed=True)
+        return Verdict(admitted=False, retry_after=max(1, wait), store_failed=True)
 
     def _consume(
         self, limiter: SlidingWindowCounterRateLimiter, items: tuple[RateLimitItem, ...], key: tuple[str, ...]
@@ -145,6 +177,13 @@ class CallerRateLimiter:
 
 
 def _build(settings: RateLimitSettings) -> SlidingWindowCounterRateLimiter:
+    """The limiter over its store.
+
+    Raises:
+        ConfigurationError: the store's client refuses the URL.
+    """
+    if missing_distributions("limits"):
+        raise ConfigurationError("RATE_LIMIT_STORAGE_URL", f"rate limits need the `limits` library: {INSTALL_COMMAND}")
     from limits.storage import storage_from_string
     from limits.strategies import SlidingWindowCounterRateLimiter
 
@@ -162,4 +201,8 @@ def _build(settings: RateLimitSettings) -> SlidingWindowCounterRateLimiter:
         }
         if settings.password:
             options["password"] = settings.password
-    return SlidingWindowCounterRateLimiter(storage_from_string(settings.storage_url, **options))
+    try:
+        return SlidingWindowCounterRateLimiter(storage_from_string(settings.storage_url, **options))
+    except (ValueError, TypeError):
+        # The client's message may quote the URL, password and all: ours names only the setting.
+        raise ConfigurationError("RATE_LIMIT_STORAGE_URL", UNREADABLE_STORE) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 from .extras import missing_distributions
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 INSTALL_COMMAND = "pip install 'entra-functions-authorizer[ratelimit]'"
 STORES = ("memory://", "redis://", "rediss://")
 ON_STORE_ERROR = ("allow", "deny")
+UNREADABLE_STORE = (
+    "cannot be read as redis://[:password@]host[:port][/db] (or rediss://). An access key holds '/', '+' "
+    "or '=', and '/' ends the host part: put the key in RATE_LIMIT_REDIS_PASSWORD, or URL-encode it"
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class RateLimitSettings:
 
     # "memory://" counts per instance; redis:// and rediss:// share the count between instances.
     storage_url: str
+    # Where the store is, for logs and the doctor: scheme, host and port, never a password.
+    store_location: str
     password: str | None
     # Deadline of one store call, and the pause after a failed one before the store is tried again.
     timeout_seconds: float
@@ -51,6 +58,7 @@ class RateLimitSettings:
         url = reader.text("RATE_LIMIT_STORAGE_URL") or "memory://"
         if not url.startswith(STORES):
             raise ConfigurationError("RATE_LIMIT_STORAGE_URL", "must be memory://, redis://host:port or rediss://...")
+        location = store_location(url)
         on_error = reader.text("RATE_LIMIT_ON_STORE_ERROR").lower() or "allow"
         if on_error not in ON_STORE_ERROR:
             raise ConfigurationError("RATE_LIMIT_ON_STORE_ERROR", "must be allow or deny")
@@ -59,12 +67,33 @@ class RateLimitSettings:
             parse_limits(default, "RATE_LIMIT_DEFAULT")
         return cls(
             storage_url=url,
+            store_location=location,
             password=reader.text("RATE_LIMIT_REDIS_PASSWORD") or None,
             timeout_seconds=reader.number("RATE_LIMIT_STORE_TIMEOUT_MS", int, 50, 5, 5000) / 1000,
             backoff_seconds=reader.number("RATE_LIMIT_STORE_BACKOFF_SECONDS", int, 5, 1, 300),
             on_store_error=on_error,
             default=default,
         )
+
+
+def store_location(url: str) -> str:
+    """scheme://host:port of a store URL, checked as Redis reads it, with no I/O.
+
+    Raises:
+        ConfigurationError: a Redis URL the client could not use (the message never repeats it).
+    """
+    if url.startswith("memory://"):
+        return "memory://"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ConfigurationError("RATE_LIMIT_STORAGE_URL", UNREADABLE_STORE) from None
+    database = parts.path.strip("/")
+    # A key cut at its "/" leaves no host, an unreadable port, or its tail where the database goes.
+    if not parts.hostname or (database and not (database.isascii() and database.isdigit())):
+        raise ConfigurationError("RATE_LIMIT_STORAGE_URL", UNREADABLE_STORE)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 def parse_limits(notation: str, where: str) -> tuple[RateLimitItem, ...]:

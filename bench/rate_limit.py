@@ -32,7 +32,7 @@ def measure() -> dict[str, Any]:
         try:
             floor = RsaFloor(issuer, mint(issuer, PER_ROUND))
             caller = Principal.from_claims(issuer.claims(time.time()))
-            key = caller_key("list_orders", caller)
+            key = caller_key("bench-api", "list_orders", caller)
             stores = {"memory": limiter("memory://"), "redis": limiter(redis.url)}
             results = {}
             for name, store in stores.items():

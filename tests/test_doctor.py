@@ -20,6 +20,7 @@ from tests.conftest import VAULT_SECRET, vault_environ
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT
 from tests.support.issuer import Fault, LocalIssuer, auth_environ, status
 from tests.support.keyvault import LocalKeyVault, VaultFault
+from tests.support.redis_server import LocalRedis, SilentServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -415,3 +416,26 @@ def test_an_app_that_does_not_load_is_shown_where_with_a_fix_needing_no_core_too
     line = finding(text, "app")
     assert "KeyError" in line and "broken_app.py:6" in line
     assert "python -c 'import broken_app'" in line and "func start" not in line
+
+
+def test_the_rate_limit_store_is_read_and_pinged_within_its_deadline(
+    issuer: LocalIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    redis = LocalRedis(tmp_path).start()
+    silent = SilentServer().start()
+    try:
+        code, text = checkup(auth_environ(issuer, RATE_LIMIT_STORAGE_URL=redis.url))
+        assert code == 0, text
+        assert f"[  ok] rate limit store: redis://127.0.0.1:{redis.port} answers" in text
+        code, text = checkup(auth_environ(issuer, RATE_LIMIT_STORAGE_URL=silent.url))
+        assert code == 1
+        line = finding(text, "rate limit store")
+        assert "[FAIL]" in line and "did not answer a PING within 50 ms" in line and "fix:" in line
+    finally:
+        silent.stop()
+        redis.stop()
+    code, text = checkup(auth_environ(issuer, RATE_LIMIT_STORAGE_URL="rediss://:k3y/with+slash=@cache.example:6380"))
+    line = finding(text, "rate limit store")
+    assert code == 1 and "RATE_LIMIT_STORAGE_URL" in line and "RATE_LIMIT_REDIS_PASSWORD" in line
+    assert "k3y" not in text

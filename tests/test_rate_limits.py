@@ -20,8 +20,9 @@ import pytest
 from authorizer import ConfigurationError, require_auth
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
-from tests.support.entra import PARTNER_TENANT
+from tests.support.entra import CLIENT_ID, PARTNER_TENANT
 from tests.support.issuer import LocalIssuer, auth_environ
+from tests.support.log_hygiene import rendered, watched_logs
 from tests.support.redis_server import LocalRedis, SilentServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -357,3 +358,174 @@ def test_an_async_function_never_waits_for_the_store_on_the_event_loop(
         assert ticks > 100
     finally:
         silent.stop()
+
+
+# --- defects of the second review -----------------------------------------------------------------
+OTHER_USER = "dddddddd-0000-4000-8000-0000000000b1"
+
+
+class _SuccessMeanwhile(logging.Handler):
+    """When the store's failure is logged, lands another caller's success first (once)."""
+
+    def __init__(self, succeed: Any) -> None:
+        super().__init__(logging.WARNING)
+        self.succeed = succeed
+        self.fired = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.fired and "failed" in record.getMessage():
+            self.fired = True
+            self.succeed()
+
+
+def test_a_store_failure_racing_a_success_is_a_503_never_a_500(
+    redis: LocalRedis, configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    store(configure_auth, redis.url, "deny")
+
+    @require_auth(rate_limit="100/day")
+    def orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders")
+
+    token, other = issuer.token(clock()), issuer.token(clock(), oid=OTHER_USER)
+    assert orders(http_request(token)).status_code == 200
+    redis.stop()
+    successes: list[int] = []
+
+    def another_caller_succeeds() -> None:
+        # Between the failure being recorded and its 503 being written, the store answers another caller.
+        redis.start()
+        clock.advance(BACKOFF + 1)
+        successes.append(orders(http_request(other)).status_code)
+
+    race = _SuccessMeanwhile(another_caller_succeeds)
+    logging.getLogger("authorizer.rate_limits").addHandler(race)
+    try:
+        answer = orders(http_request(token))
+    finally:
+        logging.getLogger("authorizer.rate_limits").removeHandler(race)
+    assert race.fired and successes == [200]
+    # Once an OverflowError out of require_auth (math.ceil(-inf)): a 500.
+    assert answer.status_code == 503
+    assert 1 <= int(answer.headers["Retry-After"]) <= BACKOFF
+
+
+def test_functions_are_counted_under_the_name_the_host_gives_them(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import authorizer
+
+    app = authorizer.FunctionApp()
+    blueprints = []
+    for name in ("orders_list", "crm_list"):
+        blueprint = authorizer.Blueprint()
+
+        @blueprint.function_name(name)
+        @blueprint.route(route=name, methods=["GET"])
+        @require_auth(rate_limit="1/hour")
+        def handler(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("ok")
+
+        blueprints.append(blueprint)
+    for blueprint in blueprints:
+        app.register_functions(blueprint)
+    functions = {str(function.get_function_name()): function.get_user_function() for function in app.get_functions()}
+    token = issuer.token(clock())
+    caplog.set_level(logging.DEBUG, logger="authorizer")
+    # Two Python functions called handler, two functions to the host: one budget each (once: 200, 429).
+    assert [functions[name](http_request(token)).status_code for name in ("orders_list", "crm_list")] == [200, 200]
+    assert functions["crm_list"](http_request(token)).status_code == 429
+    logged = [record.getMessage() for record in caplog.records if record.getMessage().startswith("auth ")]
+    assert any("function=orders_list " in line for line in logged)
+    assert any("function=crm_list " in line and "status=429" in line for line in logged)
+    assert not any("function=handler " in line for line in logged)
+
+
+def test_two_apps_sharing_one_redis_never_share_a_callers_budget(
+    redis: LocalRedis, configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    other_api = "aaaaaaaa-0000-4000-8000-0000000000b2"
+    statuses = []
+    for api in (CLIENT_ID, other_api):
+        configure_auth(RATE_LIMIT_STORAGE_URL=redis.url, RATE_LIMIT_STORE_TIMEOUT_MS="1000", ENTRA_CLIENT_ID=api)
+
+        @require_auth(rate_limit="1/hour")
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+
+        statuses.append(orders(http_request(issuer.token(clock(), aud=api))).status_code)
+    # The same user calling a same-named function of two APIs (or slots) that share a Redis.
+    assert statuses == [200, 200]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # An Azure Cache access key in the userinfo: base64's "/" ends the authority.
+        "rediss://:Xk3/9qLm0vZ+Ab==@contoso.redis.cache.windows.net:6380",
+        "redis://",
+        "redis://cache:port/0",
+        "redis://cache:6379/zero",
+    ],
+)
+def test_a_redis_url_that_cannot_be_used_fails_at_load_naming_the_fix(
+    url: str, configure_auth: ConfigureAuth, caplog: pytest.LogCaptureFixture
+) -> None:
+    configure_auth(RATE_LIMIT_STORAGE_URL=url)
+    with pytest.raises(ConfigurationError) as caught:
+
+        @require_auth(rate_limit="1/hour")
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+
+    assert caught.value.setting == "RATE_LIMIT_STORAGE_URL"
+    assert "RATE_LIMIT_REDIS_PASSWORD" in caught.value.problem and "URL-encode" in caught.value.problem
+    # The message never repeats the URL, which may hold the key.
+    assert "Xk3" not in str(caught.value) and "cache" not in str(caught.value)
+
+
+def test_a_password_in_the_url_never_reaches_a_log_record(
+    redis: LocalRedis, configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    secret = "sekrit-store-password"
+    for url in (f"redis://127.0.0.1:{redis.port}/0?password={secret}", f"redis://:{secret}@127.0.0.1:{redis.port}"):
+        configure_auth(RATE_LIMIT_STORAGE_URL=url)
+
+        @require_auth(rate_limit="100/day")
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+
+        redis.stop()
+        with watched_logs() as logs:
+            assert orders(http_request(issuer.token(clock()))).status_code == 200
+        redis.start()
+        outage = [rendered(record) for record in logs.records if "rate limit store" in record.getMessage()]
+        assert outage, "the outage was not logged"
+        assert all(secret not in text for text in (rendered(record) for record in logs.records))
+        assert all(f"127.0.0.1:{redis.port}" in text for text in outage)
+
+
+def test_a_shared_response_is_never_changed_and_never_carries_another_callers_count(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    shared = func.HttpResponse("static", headers={"Access-Control-Expose-Headers": "ETag"})
+
+    @require_auth(rate_limit="5000/hour")
+    def orders(req: func.HttpRequest) -> func.HttpResponse:
+        return shared
+
+    first, second = issuer.token(clock()), issuer.token(clock(), oid=OTHER_USER)
+    answers = [orders(http_request(first)) for _ in range(2000)]
+    other = orders(http_request(second))
+    # The function's own object is untouched; each answer carries its own caller's count, once.
+    assert (
+        dict(shared.headers) == {"access-control-expose-headers": "ETag"}
+        or shared.headers.get("Access-Control-Expose-Headers") == "ETag"
+    )
+    assert "RateLimit" not in shared.headers
+    exposed = answers[-1].headers["Access-Control-Expose-Headers"]
+    assert len(exposed) < 120 and exposed.count("RateLimit-Policy") == 1 and "ETag" in exposed
+    assert answers[-1].headers["RateLimit"].split(";")[1] == "r=3000"
+    assert other.headers["RateLimit"].split(";")[1] == "r=4999"
+    assert answers[0].headers["RateLimit"].split(";")[1] == "r=4999"
+    assert answers[-1].get_body() == b"static" and answers[-1].mimetype == shared.mimetype
