@@ -140,16 +140,21 @@ class SigningKeys:
                 a refresh is under way or the last one failed.
             WouldBlock: when ``allow_io`` is False and I/O is needed.
         """
-        key = self.current(allow_io=allow_io).get(kid)
-        if key is not None:
-            return key
-        # A legitimate rollover: the first token signed with the new key succeeds.
+        known = self.key_set.value
+        if known is None or kid in known:
+            key = self.current(allow_io=allow_io).get(kid)
+            if key is not None:
+                return key
+        # A legitimate rollover: the first token signed with the new key succeeds. Asked for before a
+        # stale set starts its background refresh, so that the caller who fetches is the one who waits.
         forced = self.key_set.refresh(allow_io=allow_io)
+        if forced is not Forced.FETCHED:
+            self.current(allow_io=allow_io)
         key = (self.key_set.value or {}).get(kid)
         if key is not None:
             return key
         # Not known yet (a fetch under way) or not knowable (the last one failed): it may be a rollover.
-        if forced is Forced.PENDING:
+        if forced is Forced.PENDING or self.key_set.refreshing:
             raise KeysUnavailable(PENDING_RETRY_AFTER)
         if self.key_set.last_attempt_failed:
             raise KeysUnavailable(self.key_set.retry_after())

@@ -57,7 +57,7 @@ class Forced(Enum):
     FETCHED = "fetched"
     # Cooldown or back-off says no, and nothing is under way: the value in hand is the answer.
     DECLINED = "declined"
-    # A fetch is under way that this caller may not wait for, or waited for too long: no answer yet.
+    # A fetch is under way, started by someone else: this caller is not kept waiting for it.
     PENDING = "pending"
 
 
@@ -118,6 +118,11 @@ class RefreshingValue(Generic[T]):
         return self._value
 
     @property
+    def refreshing(self) -> bool:
+        """A fetch is under way (read without the lock: a hint, used only to choose a refusal)."""
+        return self._in_flight
+
+    @property
     def last_attempt_failed(self) -> bool:
         return self._last_failed
 
@@ -138,26 +143,24 @@ class RefreshingValue(Generic[T]):
         """Refresh now, for a caller that saw something the value should contain.
 
         At most once per cooldown and never inside a back-off, so a flood of invented key ids
-        costs one fetch; and only the caller the cooldown lets through ever waits for it, so
-        invented key ids never hold a thread while a fetch is under way.
+        costs one fetch. Only the caller that starts the fetch waits for it: while any fetch is
+        under way (forced, or a stale value's background refresh), others are told PENDING at
+        once, so invented key ids never hold a thread.
 
         Raises:
-            WouldBlock: ``allow_io`` is False and this caller would fetch or wait.
+            WouldBlock: ``allow_io`` is False and this caller would fetch.
         """
         with self._changed:
+            if self._in_flight:
+                return Forced.PENDING
             now = self._clock()
             if now - self._last_forced_at < self._policy.cooldown or now < self._next_attempt_at:
-                return Forced.PENDING if self._in_flight else Forced.DECLINED
+                return Forced.DECLINED
             if not allow_io:
                 raise WouldBlock()
             self._last_forced_at = now
-            fetch_here = not self._in_flight
-            if fetch_here:
-                self._begin()
-        if fetch_here:
-            self._fetch_and_publish()
-        elif not self._wait_for_flight():
-            return Forced.PENDING
+            self._begin()
+        self._fetch_and_publish()
         return Forced.FETCHED
 
     def load_once(self) -> T:

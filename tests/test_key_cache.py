@@ -381,6 +381,32 @@ def test_an_unknown_kid_during_a_slow_refresh_is_503_at_once_not_a_wait_or_a_500
     assert isinstance(first_result[0], Principal)
 
 
+def test_an_unknown_kid_during_a_background_refresh_it_did_not_start_is_503_at_once(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    # A 20 s fetch deadline: a caller that waited on the refresh would wait up to 41 s.
+    harness = Harness(issuer, clock, ENTRA_FETCH_TIMEOUT_SECONDS="20")
+    harness.validate(harness.token())
+    new_key = issuer.rotate()
+    # The keys are stale and the cooldown is long past: the next known caller refreshes them behind itself.
+    harness.clock.advance(LIFETIME + COOLDOWN)
+    issuer.fault("jwks", HOLD)
+    try:
+        assert isinstance(harness.validate(harness.token(key=issuer.keys[0])), Principal)
+        assert issuer.wait_for_requests("jwks", 2)
+        # The new key's first token arrives while that background fetch is held: it once waited it out.
+        waiter, waiter_result = in_thread(lambda: harness.validate(harness.token(key=new_key)))
+        waiter.join(timeout=5)
+        assert not waiter.is_alive(), "a request waited on a background refresh it did not start"
+        assert isinstance(waiter_result[0], KeysUnavailable) and waiter_result[0].retry_after == 1
+    finally:
+        issuer.fault("jwks", None)
+        issuer.release_stalls()
+        harness.settle()
+    # Once the refresh lands, the retry the 503 asked for succeeds.
+    assert isinstance(harness.validate(harness.token(key=new_key)), Principal)
+
+
 def test_forged_kids_never_wait_on_a_refresh_and_known_callers_never_wait_behind_one(
     issuer: LocalIssuer, clock: FakeClock
 ) -> None:
