@@ -99,13 +99,26 @@ class KeyVaultSecretReader:
             FetchError: on any failure, with the vault's Retry-After when it sent one; the
                 message names the secret and the cause, never the value.
         """
-        from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+        )
 
         name = self._settings.secret_name
         try:
             secret = self._secret_client().get_secret(name)
         except ResourceNotFoundError:
             raise FetchError(f"Key Vault has no secret {name!r}") from None
+        except ClientAuthenticationError as error:
+            if error.status_code is None:
+                # The credential itself failed: no token, so the vault was never asked.
+                raise FetchError(
+                    f"the managed identity (or local credential) gave no token for Key Vault, reading secret "
+                    f"{name!r}: {type(error).__name__}"
+                ) from None
+            raise FetchError(f"Key Vault refused the credential ({error.status_code}) reading secret {name!r}") from None
         except HttpResponseError as error:
             retry_after = getattr(error.response, "headers", {}).get("Retry-After")
             raise FetchError(

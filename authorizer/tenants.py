@@ -99,10 +99,11 @@ def key_vault_tenant_policy(
     def load() -> frozenset[str]:
         raw = read_secret()
         try:
-            # An empty value is a mistake, not "no partners": that is written [].
-            if not raw.strip():
-                raise ValueError("is empty")
-            return frozenset(parse_guid_list(raw))
+            # A value naming no tenant is a mistake, not "no partners": that is written [].
+            tenants = parse_guid_list(raw)
+            if not tenants and not raw.strip().startswith("["):
+                raise ValueError("names no tenant (write [] for none)")
+            return frozenset(tenants)
         except ValueError as problem:
             # A typo must not silently drop tenants: refuse the whole value, keep the last good list.
             logger.error("Key Vault secret %r was refused: %s; keeping the last good list", vault.secret_name, problem)

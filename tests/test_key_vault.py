@@ -143,8 +143,23 @@ def test_the_secret_may_be_a_json_array_or_separated_guids(callers: Callers, vau
         " \n\t ",
         # Once a RecursionError rather than the documented refusal.
         "[" * 12_000 + "]" * 12_000,
+        # Once read as an empty list: separators that name no tenant are no more "no partners" than "" is.
+        ",",
+        " , ",
+        ",\n,",
     ],
-    ids=["domain-name", "non-string", "broken-json", "semicolons", "empty", "whitespace", "deeply-nested"],
+    ids=[
+        "domain-name",
+        "non-string",
+        "broken-json",
+        "semicolons",
+        "empty",
+        "whitespace",
+        "deeply-nested",
+        "comma",
+        "spaced-comma",
+        "commas-on-lines",
+    ],
 )
 def test_a_malformed_value_keeps_the_last_good_list_and_names_only_the_secret(
     callers: Callers, vault: LocalKeyVault, clock: FakeClock, caplog: pytest.LogCaptureFixture, value: str
@@ -424,7 +439,11 @@ def test_with_a_vault_the_sdk_waits_for_the_first_read(issuer: LocalIssuer) -> N
 
 
 def test_a_slow_managed_identity_endpoint_is_bounded_by_the_vault_timeout(
-    protected: func.Function, identity: ManagedIdentityEndpoint, issuer: LocalIssuer, clock: FakeClock
+    protected: func.Function,
+    identity: ManagedIdentityEndpoint,
+    issuer: LocalIssuer,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Warm the keys, so that only the tenant list (credential, then vault) is cold.
     assert protected(http_request(issuer.token(clock()))).status_code == 200
@@ -443,3 +462,7 @@ def test_a_slow_managed_identity_endpoint_is_bounded_by_the_vault_timeout(
     finally:
         identity.release()
         caller.join(timeout=10)
+    failures = [record.getMessage() for record in caplog.records if "refresh failed" in record.getMessage()]
+    # Once "Key Vault answered None reading secret ...": say what happened.
+    assert failures and all("None" not in message for message in failures)
+    assert all("managed identity" in message or "credential" in message for message in failures)
