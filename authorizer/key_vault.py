@@ -118,7 +118,8 @@ class KeyVaultSecretReader:
                     f"the managed identity (or local credential) gave no token for Key Vault, reading secret "
                     f"{name!r}: {type(error).__name__}"
                 ) from None
-            raise FetchError(f"Key Vault refused the credential ({error.status_code}) reading secret {name!r}") from None
+            refused = f"Key Vault refused the credential ({error.status_code})"
+            raise FetchError(f"{refused} reading secret {name!r}") from None
         except HttpResponseError as error:
             retry_after = getattr(error.response, "headers", {}).get("Retry-After")
             raise FetchError(
