@@ -7,7 +7,7 @@ VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer debian
+.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer token trust-dev-ca debian
 
 test: bootstrap lint typecheck pytest
 
@@ -29,13 +29,25 @@ debian:
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium libnss3-tools redis-server; fi
 
+# The development tools run only where AZURE_FUNCTIONS_ENVIRONMENT says Development (in an app's
+# folder beside its local.settings.json, func start says it); these targets say it for this checkout.
+DEVELOPMENT := AZURE_FUNCTIONS_ENVIRONMENT=Development
+
 # The local issuer alone (https://127.0.0.1:7443), for `func start` against it.
 issuer: $(STAMPS)/venv
-	$(PY) -m authorizer issuer
+	$(DEVELOPMENT) $(PY) -m authorizer issuer
+
+# A token from the running local issuer: make token ARGS="--scope Orders.Write --role Orders.Writer"
+token: $(STAMPS)/venv
+	@$(DEVELOPMENT) $(PY) -m authorizer token $(ARGS)
+
+# Make this user's browsers trust the local issuer's development CA (ARGS=--undo takes it back).
+trust-dev-ca: $(STAMPS)/venv
+	$(DEVELOPMENT) $(PY) -m authorizer trust-dev-ca $(ARGS)
 
 # The sample app, the local issuer and the sample SPA on embedded defaults (Ctrl-C stops them).
 demo: $(STAMPS)/venv $(STAMPS)/npm
-	$(PY) -m authorizer.devtools.demo
+	$(DEVELOPMENT) $(PY) -m authorizer.devtools.demo
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMPS)

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import ConfigurationError
+
 # command -> (module with add_arguments(parser) and run(args) -> exit code, one-line help)
 COMMANDS = {
     "doctor": ("authorizer.doctor", "check settings, discovery, keys and the tenant list; print fixes"),
@@ -22,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name)
         module.add_arguments(commands.add_parser(name, help=summary, description=summary))
     args = parser.parse_args(argv)
-    exit_code: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    try:
+        exit_code: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    except ConfigurationError as error:
+        # A refusal a user can act on (outside Development, say): the sentence, not a traceback.
+        print(f"python -m authorizer {args.command}: {error}")
+        return 2
     return exit_code
 
 

@@ -33,11 +33,9 @@ from .doctor_checks import (
 )
 from .errors import ConfigurationError
 from .fetch import HttpJsonFetcher
-from .local_settings import FILE_NAME, LocalSettings, LocalSettingsError
-from .settings import DEVELOPMENT, AuthSettings
+from .local_settings import FILE_NAME, LocalSettingsError, func_start_environ
+from .settings import AuthSettings
 from .validation import expected_issuer
-
-ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,20 +68,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def local_settings(path: str | None, environ: Mapping[str, str]) -> tuple[list[Check], dict[str, str]]:
-    """The environment `func start` would give the app, and a check saying where it came from.
+    """The environment the app would get (under `func start` beside a settings file), and a check saying so.
 
-    Without a path, ./local.settings.json is read when there is one (there is none in Azure). As
-    under `func start`, AZURE_FUNCTIONS_ENVIRONMENT is Development unless set.
+    Without a path, ./local.settings.json is read when there is one (there is none in Azure).
     """
-    if path is None:
-        if not Path(FILE_NAME).is_file():
-            return [], dict(environ)
-        path = FILE_NAME
     try:
-        settings = LocalSettings.read(Path(path))
+        settings, merged = func_start_environ(Path(path) if path is not None else None, environ)
     except LocalSettingsError as error:
         return [Check("FAIL", "local settings", str(error), LOCAL_SETTINGS_FIX)], dict(environ)
-    detail = f"{len(settings.values)} values from {path}"
+    if settings is None:
+        return [], merged
+    detail = f"{len(settings.values)} values from {path or FILE_NAME}"
     overridden = settings.overridden_by(environ)
     check = Check("ok", "local settings", detail)
     if overridden:
@@ -91,9 +86,6 @@ def local_settings(path: str | None, environ: Mapping[str, str]) -> tuple[list[C
         detail += f"; the environment overrides {', '.join(overridden)}"
         fix = "Unset them in this shell if the file is meant to win: func start skips them too."
         check = Check("warn", "local settings", detail, fix)
-    merged = settings.under(environ)
-    # Core Tools runs the app in Development: so does the doctor beside its settings file.
-    merged[ENVIRONMENT] = merged.get(ENVIRONMENT) or DEVELOPMENT
     return [check], merged
 
 

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import DEVELOPMENT
+
 FILE_NAME = "local.settings.json"
+ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 
 
 class LocalSettingsError(ValueError):
@@ -78,3 +81,24 @@ def _as_text(value: object) -> str | None:
     if isinstance(value, int | float):
         return str(value)
     return None
+
+
+def func_start_environ(path: Path | None, environ: Mapping[str, str]) -> tuple[LocalSettings | None, dict[str, str]]:
+    """The environment an app gets: under `func start` when there is a settings file, else as it is.
+
+    ``path`` is the settings file (None: ./local.settings.json when there is one). Under `func start`
+    its Values apply where the environment has no non-empty value, and AZURE_FUNCTIONS_ENVIRONMENT is
+    Development unless one of them sets it, as Core Tools sets it. Without a file (in Azure, say) an
+    unset variable stays unset, which the platform means as Production.
+
+    Raises:
+        LocalSettingsError: the file cannot serve as app settings.
+    """
+    if path is None:
+        if not Path(FILE_NAME).is_file():
+            return None, dict(environ)
+        path = Path(FILE_NAME)
+    settings = LocalSettings.read(path)
+    merged = settings.under(environ)
+    merged[ENVIRONMENT] = merged.get(ENVIRONMENT) or DEVELOPMENT
+    return settings, merged

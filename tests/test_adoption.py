@@ -245,6 +245,11 @@ def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_nod
         "PATH": str(adopting.python.parent),
     }
     environment.pop("PYTHONPATH", None)
+    environment.pop("AZURE_FUNCTIONS_ENVIRONMENT", None)
+    # As `func init` leaves one: beside it, the dev tools run in Development, as func start runs the app.
+    (adopting.app / "local.settings.json").write_text(
+        json.dumps({"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python"}})
+    )
     issuer = subprocess.Popen(  # noqa: S603 - the installed package's own command
         [str(adopting.python), "-m", "authorizer", "issuer"],
         cwd=adopting.app,
@@ -260,7 +265,11 @@ def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_nod
         # From another folder: the issuer's address is found in this user's data folder.
         elsewhere = adopting.root / "elsewhere"
         elsewhere.mkdir()
-        minted = command(adopting.python, elsewhere, environment, "token", "--scope", "Orders.Read")
+        # Outside any app folder, nothing says Development until the user does.
+        refused = command(adopting.python, elsewhere, environment, "token", "--scope", "Orders.Read")
+        assert refused.returncode == 2 and "AZURE_FUNCTIONS_ENVIRONMENT" in refused.stdout
+        development = {**environment, "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
+        minted = command(adopting.python, elsewhere, development, "token", "--scope", "Orders.Read")
         assert minted.returncode == 0, minted.stdout + minted.stderr
         settings = {**values, "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
         report = adopting.run([request("orders, dev token", "list_orders", "orders", minted.stdout.strip())], settings)

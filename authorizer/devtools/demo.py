@@ -24,6 +24,7 @@ PARTNER_TENANT = "22222222-2222-4222-8222-222222222222"
 
 
 def main() -> int:
+    # The demo's own processes run in Development, as func start's do; anything else set is refused.
     os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
     require_development()
     api_port, spa_port = int(os.environ.get("DEMO_PORT", "7071")), int(os.environ.get("DEMO_SPA_PORT", "5173"))
@@ -89,7 +90,7 @@ Local development server (not the Functions host; `func start` runs the real one
   issuer      {issuer.url}   (local Entra-shaped issuer; its CA: {issuer.started_state().ca_bundle})
 
 To sign in at {spa_url}/ in your browser, trust the issuer's CA once (then restart the browser):
-  .venv/bin/python -m authorizer trust-dev-ca
+  make trust-dev-ca
 
 200 - list orders with a token for Orders.Read (valid for an hour):
 curl -i {api_url}/api/orders -H "Authorization: Bearer {reader}"
@@ -97,7 +98,7 @@ curl -i {api_url}/api/orders -H "Authorization: Bearer {reader}"
 403 - the same token may not create orders; the challenge names the scope to request:
 curl -i -X POST {api_url}/api/orders -d '{{"item": "Tea"}}' -H "Authorization: Bearer {reader}"
 
-More tokens: .venv/bin/python -m authorizer token --scope Orders.Write --role Orders.Writer
+More tokens: make token ARGS="--scope Orders.Write --role Orders.Writer"
 ready - Ctrl-C stops everything
 """.strip("\n")
 

@@ -123,7 +123,7 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_FORM_BYTES:
                 return None
-            return dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace")))
+            return dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace"), keep_blank_values=True))
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json"})

@@ -27,7 +27,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
 # issuer that is down look alike, so it names both, with what to do about each.
 ISSUER_HELP = (
     "If `make demo` is running, this browser does not trust the local issuer's certificate yet: run "
-    "`.venv/bin/python -m authorizer trust-dev-ca`, restart the browser and reload this page. "
+    "`make trust-dev-ca`, restart the browser and reload this page. "
     "If it is not running, start it with `make demo`."
 )
 

@@ -23,7 +23,9 @@ def _guid(value: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scope", action="append", default=[], help="a delegated scope, e.g. Orders.Read (repeatable)")
-    parser.add_argument("--role", action="append", default=None, help="an app role the user holds (repeatable)")
+    parser.add_argument(
+        "--role", action="append", default=[], help="an app role the user holds (repeatable); none unless named"
+    )
     parser.add_argument("--app-only", action="store_true", help="an app-only (daemon) token")
     parser.add_argument("--app-role", action="append", default=[], help="an application permission (repeatable)")
     parser.add_argument("--tenant", type=_guid, help="the token's tenant (GUID); default: the user's own")
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--user",
         choices=sorted(DEV_USERS),
         default="ada",
-        help="ada (role Orders.Writer), bob, eve (another tenant), gus (a guest)",
+        help="ada, bob, eve (another tenant), gus (a guest)",
     )
     parser.add_argument("--version", choices=["1", "2"], default="2", help="token version")
     parser.add_argument("--acrs", action="append", default=[], help="an authentication context met, e.g. c1")
@@ -74,8 +76,8 @@ def mint(args: argparse.Namespace) -> str:
         if not args.scope:
             raise ValueError("name at least one --scope: a delegated token carries the scopes its client asked for")
         form |= {"grant_type": "password", "username": args.user, "scope": " ".join(prefix + s for s in args.scope)}
-        if args.role is not None:
-            form["dev_roles"] = ",".join(args.role)
+        # Exactly the roles named: a dev user's own roles (ada's Orders.Writer) come only when asked for.
+        form["dev_roles"] = ",".join(args.role)
     for value in args.acrs:
         if not AUTH_CONTEXT.fullmatch(value):
             raise ValueError(f"--acrs {value!r}: an authentication context id is c1 to c99")
