@@ -100,6 +100,8 @@ def api(entra: LocalEntraIssuer, spa: SpaServer) -> Iterator[DevServer]:
     sys.modules.pop("function_app", None)
     app = importlib.import_module("function_app").app
     server = DevServer(routes_of(app.get_functions(), ""), CorsPolicy(frozenset({spa.url}))).start()
+    # The issuer answers this SPA's page, and no other.
+    entra.allow_origin(spa.url)
     config = spa_config(entra.url, server.url, SPA_CLIENT_ID, API_CLIENT_ID)
     spa.config_js = f"window.SPA_CONFIG = {json.dumps(config)};".encode()
     yield server

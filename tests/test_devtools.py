@@ -198,6 +198,105 @@ def test_a_token_request_without_a_client_id_is_refused_as_entra_refuses_it(entr
         assert answer.json()["error"] == "invalid_request"
 
 
+SPA_ORIGIN = "http://127.0.0.1:5173"
+PAGE = "https://any-page.example"
+
+
+def post_token(entra: LocalEntraIssuer, form: dict[str, str], origin: str | None = None) -> requests.Response:
+    assert entra.state is not None
+    return requests.post(
+        f"{entra.url}/{HOME_TENANT}/oauth2/v2.0/token",
+        data=form,
+        headers={"Origin": origin} if origin else {},
+        verify=entra.state.ca_bundle,
+        timeout=5,
+    )
+
+
+def test_only_the_sample_spas_origin_may_read_the_issuers_answers(entra: LocalEntraIssuer) -> None:
+    assert entra.state is not None
+    entra.allow_origin(SPA_ORIGIN)
+    keys = f"{entra.url}/common/discovery/v2.0/keys"
+    for origin, allowed in ((SPA_ORIGIN, SPA_ORIGIN), (PAGE, None), ("null", None)):
+        answer = requests.get(keys, headers={"Origin": origin}, verify=entra.state.ca_bundle, timeout=5)
+        # Once "*": any page could read what the issuer answers, tokens included.
+        assert answer.headers.get("Access-Control-Allow-Origin") == allowed, origin
+        preflight = requests.options(
+            f"{entra.url}/{HOME_TENANT}/oauth2/v2.0/token",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            verify=entra.state.ca_bundle,
+            timeout=5,
+        )
+        assert preflight.headers.get("Access-Control-Allow-Origin") == allowed, origin
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"grant_type": "password", "username": "ada", "dev_roles": "Orders.Admin"},
+        {"grant_type": "client_credentials", "dev_app_roles": "Orders.Write.All"},
+    ],
+    ids=["password", "client-credentials"],
+)
+def test_a_grant_that_takes_no_credential_is_refused_to_any_web_page(
+    grant: dict[str, str], entra: LocalEntraIssuer
+) -> None:
+    form = {**grant, "client_id": DAEMON_CLIENT_ID, "scope": f"api://{API_CLIENT_ID}/.default"}
+    entra.allow_origin(SPA_ORIGIN)
+    # From a command line (no Origin): the development shortcut it is.
+    assert post_token(entra, form).status_code == 200
+    # From a page, even the SPA's: as Entra answers AADSTS9002326, only a browser client's grants cross origins.
+    for origin in (PAGE, SPA_ORIGIN):
+        refused = post_token(entra, form, origin)
+        assert refused.status_code == 400 and "access_token" not in refused.text
+        assert refused.json()["error"] == "invalid_request"
+
+
+def test_rotation_cannot_be_driven_by_a_web_page_and_the_published_keys_are_bounded(
+    tmp_path: Path, app_settings: dict[str, str]
+) -> None:
+    issuer = LocalEntraIssuer(tmp_path).start()
+    try:
+        assert issuer.state is not None
+        rotate = f"{issuer.url}/_dev/rotate"
+        published = requests.get(f"{issuer.url}/common/discovery/v2.0/keys", verify=issuer.state.ca_bundle, timeout=5)
+        # A simple cross-origin request (what any page can send without asking): refused, nothing rotated.
+        for _ in range(20):
+            answer = requests.post(rotate, headers={"Origin": PAGE}, verify=issuer.state.ca_bundle, timeout=5)
+            assert answer.status_code == 403
+        after = requests.get(f"{issuer.url}/common/discovery/v2.0/keys", verify=issuer.state.ca_bundle, timeout=5)
+        assert after.json() == published.json()
+        # 600 rotations once pushed the JWKS past the app's 256 KiB cap: now the set stays at a handful.
+        for _ in range(12):
+            issuer.rotate()
+        keys = requests.get(f"{issuer.url}/common/discovery/v2.0/keys", verify=issuer.state.ca_bundle, timeout=5)
+        assert len(keys.json()["keys"]) <= 4 and len(keys.content) < 8 * 1024
+        authorizer.configure(
+            environ={**app_settings, "ENTRA_INSTANCE": issuer.url, "ENTRA_DEV_CA_BUNDLE": issuer.state.ca_bundle}
+        )
+
+        @require_auth()
+        def me(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("me")
+
+        token = issuer.token(
+            grant_type="password",
+            client_id=DAEMON_CLIENT_ID,
+            username="ada",
+            scope=f"api://{API_CLIENT_ID}/Orders.Read",
+        )
+        assert (
+            me(
+                func.HttpRequest(
+                    "GET", "http://localhost/api/me", headers={"Authorization": f"Bearer {token}"}, body=b""
+                )
+            ).status_code
+            == 200
+        )
+    finally:
+        issuer.stop()
+
+
 def test_a_dev_ca_bundle_is_refused_for_a_real_authority() -> None:
     with pytest.raises(ConfigurationError) as caught:
         AuthSettings.from_environ(

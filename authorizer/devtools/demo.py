@@ -34,8 +34,11 @@ def main() -> int:
     if not (REPO / "function_app.py").is_file() or not (REPO / "samples" / "spa").is_dir():
         print("the demo serves this repository's sample app: run `make demo` in a checkout of it")
         return 2
+    listed = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
+    # The demo's own SPA may call its API and its issuer, whatever port DEMO_SPA_PORT gave it.
+    cors = replace(listed, origins=listed.origins | {f"http://127.0.0.1:{spa_port}", f"http://localhost:{spa_port}"})
     try:
-        issuer = LocalEntraIssuer(port=issuer_port()).start()
+        issuer = LocalEntraIssuer(port=issuer_port(), origins=cors.origins - {"*"}).start()
     except OSError as error:
         print(f"the local issuer cannot start: {error} (set LOCAL_ISSUER_PORT to use another port)")
         return 2
@@ -56,9 +59,6 @@ def main() -> int:
         os.environ.pop("KEY_VAULT_URL", None)
         sys.path.insert(0, str(REPO))
         app = importlib.import_module("function_app").app
-        listed = CorsPolicy.from_local_settings(REPO / "local.settings.json", REPO / "local.settings.example.json")
-        # The demo's own SPA may call its API, whatever port DEMO_SPA_PORT gave it.
-        cors = replace(listed, origins=listed.origins | {f"http://127.0.0.1:{spa_port}"})
         routes = routes_of(app.get_functions(), route_prefix_of(REPO / "host.json"))
         api = DevServer(routes, cors, port=api_port).start()
         config = spa_config(issuer.url, api.url, SPA_CLIENT_ID, API_CLIENT_ID)

@@ -1,8 +1,11 @@
 """The local Entra-shaped OpenID issuer: Entra's path layout for any tenant, over TLS, in Python.
 
 Serves v1 and v2 metadata (`organizations` and `common` with `{tenantid}` issuers), the JWKS,
-authorize and token endpoints (see ``oauth``) and key rotation on ``POST /_dev/rotate``. Every
-answer allows any origin, as Entra's do for these endpoints, so MSAL.js in a page can call them.
+authorize and token endpoints (see ``oauth``) and key rotation on ``POST /_dev/rotate``.
+
+It runs on the developer's machine, where any web page the browser opens can send it requests: CORS
+lets only the configured SPA origins read its answers, a grant that takes no credential is refused to
+any request a page sent (it carries an Origin), and rotation answers only a request no page can make.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .threaded import ThreadedHttpServer
 
 MULTI_TENANT = frozenset({"common", "organizations"})
 MAX_FORM_BYTES = 64 * 1024
+# Rotation needs this header: a page cannot add it without a preflight, which /_dev/ never passes.
+ROTATE_HEADER = "X-Local-Issuer"
 _METADATA = re.compile(r"^/([^/]+)(/v2\.0)?/\.well-known/openid-configuration$")
 _KEYS = re.compile(r"^/([^/]+)/discovery(/v2\.0)?/keys$")
 _OAUTH = re.compile(r"^/([^/]+)/oauth2(/v2\.0)?/(authorize|token|logout)$")
@@ -30,7 +35,9 @@ _OAUTH = re.compile(r"^/([^/]+)/oauth2(/v2\.0)?/(authorize|token|logout)$")
 class LocalIssuerServer:
     """The issuer on 127.0.0.1; start() and stop() own it."""
 
-    def __init__(self, certificates: Certificates, port: int = 0) -> None:
+    def __init__(self, certificates: Certificates, port: int = 0, origins: frozenset[str] = frozenset()) -> None:
+        # The browser pages (SPA origins) that may read its answers; never "*".
+        self.origins = set(origins) - {"*"}
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(str(certificates.cert), str(certificates.key))
         self.keys = SigningKeys()
@@ -80,7 +87,8 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_OPTIONS(self) -> None:  # noqa: N802 - the http.server naming
-            self._send(204, b"", {})
+            # A preflight to /_dev/ gets no CORS headers: the browser then sends nothing.
+            self._send(204, b"", {}, cors=not self.path.startswith("/_dev/"))
 
         def do_GET(self) -> None:  # noqa: N802
             parts = urlsplit(self.path)
@@ -104,14 +112,23 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
             if form is None:
                 self._json(413, {"error": "invalid_request", "error_description": "the request is too large"})
             elif path == "/_dev/rotate":
-                self._json(200, {"kid": issuer.keys.rotate()})
+                self._rotate()
             elif (match := _OAUTH.match(path)) and match[3] == "token":
                 try:
-                    self._json(200, issuer.flows.token(form))
+                    # Any request a page sent carries Origin: only a browser client's grants answer it.
+                    self._json(200, issuer.flows.token(form, from_page="Origin" in self.headers))
                 except OAuthError as error:
                     self._json(400, {"error": error.error, "error_description": error.description})
             else:
                 self._json(404, {"error": "not_found"})
+
+        def _rotate(self) -> None:
+            if "Origin" in self.headers or self.headers.get(ROTATE_HEADER) != "rotate":
+                self._json(
+                    403, {"error": "forbidden", "error_description": f"send {ROTATE_HEADER}: rotate, from no page"}
+                )
+            else:
+                self._json(200, {"kid": issuer.keys.rotate()})
 
         def _authorize(self, query: dict[str, str]) -> None:
             try:
@@ -128,13 +145,19 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        def _send(self, status: int, body: bytes, headers: dict[str, str], cors: bool = True) -> None:
             self.send_response(status)
+            origin = self.headers.get("Origin")
+            allowed: dict[str, str] = {"Vary": "Origin"}
+            if cors and origin in issuer.origins:
+                allowed |= {
+                    "Access-Control-Allow-Origin": str(origin),
+                    "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                }
             for name, value in {
                 **headers,
-                "Access-Control-Allow-Origin": "*",
-                "Access-Control-Allow-Headers": "*",
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                **allowed,
                 "Cache-Control": "no-store",
                 "Content-Length": str(len(body)),
             }.items():

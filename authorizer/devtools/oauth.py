@@ -30,6 +30,8 @@ from .signing import SigningKeys, b64url
 
 CODE_SECONDS = 600
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access"})
+# What a single-page app redeems from a browser (PKCE code, refresh token); every other grant is a server's.
+BROWSER_GRANTS = frozenset({"authorization_code", "refresh_token"})
 # Codes and refresh tokens kept at most: a dev tool must not grow without bound either.
 MAX_GRANTS = 10_000
 
@@ -110,17 +112,22 @@ class OAuthFlows:
         answer = {"code": code, **({"state": query["state"]} if "state" in query else {})}
         return f"{redirect_uri}{'?' if mode == 'query' else '#'}{urlencode(answer)}"
 
-    def token(self, form: dict[str, str]) -> dict[str, Any]:
-        """The token endpoint's JSON answer.
+    def token(self, form: dict[str, str], *, from_page: bool = False) -> dict[str, Any]:
+        """The token endpoint's JSON answer; ``from_page`` when a web page sent the request (it carried Origin).
 
         Raises:
-            OAuthError: an unknown grant, a spent or wrong code, a PKCE mismatch, malformed fields.
+            OAuthError: an unknown grant, a spent or wrong code, a PKCE mismatch, malformed fields, or a
+                grant that only a command line or a confidential client may use, sent by a page.
         """
         grant_type = form.get("grant_type")
         client_id = form.get("client_id", "")
         if not client_id:
             # As Entra (AADSTS900144): every token names the client that asked for it.
             raise OAuthError("invalid_request", "the request body must contain client_id")
+        if from_page and grant_type not in BROWSER_GRANTS:
+            # As Entra (AADSTS9002326): a page may redeem only a browser client's grants. Here it also keeps
+            # every other web page from minting tokens with any roles, no credential asked.
+            raise OAuthError("invalid_request", f"grant_type {grant_type!r} is not accepted from a browser page")
         scopes = tuple(form.get("scope", "").split())
         version = "1.0" if form.get("token_version") == "1" else "2.0"
         if grant_type == "client_credentials":

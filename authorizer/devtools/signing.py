@@ -20,12 +20,18 @@ def _b64url_int(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
+# Keys published at once, as Entra publishes a handful: older ones retire, so the JWKS stays small
+# however often a developer rotates.
+MAX_PUBLISHED_KEYS = 4
+
+
 class SigningKeys:
-    """Signs with the newest key; every key ever used stays published, so earlier tokens still verify."""
+    """Signs with the newest key; the few before it stay published, so recent tokens still verify."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._published: list[dict[str, str]] = []
+        self._count = 0
         self._kid, self._key = self._publish_new_key()
 
     def rotate(self) -> str:
@@ -39,9 +45,11 @@ class SigningKeys:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         numbers = key.public_key().public_numbers()
         with self._lock:
-            kid = f"dev-key-{len(self._published) + 1}-{uuid.uuid4().hex[:8]}"
+            kid = f"dev-key-{self._count + 1}-{uuid.uuid4().hex[:8]}"
             jwk = {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid}
             self._published.append({**jwk, "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e)})
+            del self._published[:-MAX_PUBLISHED_KEYS]
+            self._count += 1
         return kid, key
 
     def jwks(self) -> dict[str, Any]:
