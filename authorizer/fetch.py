@@ -64,13 +64,15 @@ class HttpJsonFetcher:
                     stream=True,
                     allow_redirects=False,
                     verify=self._verify,
-                    headers={"Accept": "application/json"},
+                    # Identity only: a compressed answer is bounded in bytes on the wire, not in what it inflates to.
+                    headers={"Accept": "application/json", "Accept-Encoding": "identity"},
                 ) as response:
                     if response.status_code != 200:
                         raise FetchError(
                             f"HTTP {response.status_code} from {url}",
                             retry_after=parse_retry_after(response.headers.get("Retry-After")),
                         )
+                    _refuse_encoding(response.headers.get("Content-Encoding"), url)
                     body = self._read_capped(response, url)
             except (requests.RequestException, http.client.HTTPException, OSError) as error:
                 # A peer that drips bytes is cut off by the deadline, whatever it was sending.
@@ -103,6 +105,16 @@ class HttpJsonFetcher:
                 raise FetchError(f"response from {url} exceeds {self._max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _refuse_encoding(encoding: str | None, url: str) -> None:
+    """Refuse a body encoded although we asked for none, before a byte of it is decoded.
+
+    Raises:
+        FetchError: naming the encoding (cut short: it is the server's text).
+    """
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise FetchError(f"response from {url} came with Content-Encoding {encoding[:40]!r}, which was not asked for")
 
 
 def parse_json_object(body: bytes, url: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import select
 import socket
@@ -127,3 +129,18 @@ def test_a_timer_that_fires_after_the_exchange_never_cuts_the_connection_it_has_
     finally:
         left.close()
         right.close()
+
+
+def test_fetches_ask_for_no_encoding_and_refuse_one_they_did_not_ask_for(issuer: LocalIssuer) -> None:
+    url = f"{issuer.base_url}/{HOME_TENANT}/discovery/v2.0/keys"
+    # 822 bytes on the wire once made the fetcher inflate about 805 MB before the size cap refused it.
+    document = json.dumps({"keys": [], "padding": "x" * (4 * 1024 * 1024)}).encode()
+    bomb = gzip.compress(gzip.compress(document))
+    assert len(bomb) < 20_000
+    issuer.fault("jwks", Fault(body=bomb, headers={"Content-Encoding": "gzip, gzip"}))
+    fetch = HttpJsonFetcher(5)
+    with pytest.raises(FetchError, match="Content-Encoding"):
+        fetch(url)
+    assert issuer.request_headers["jwks"]["Accept-Encoding"] == "identity"
+    issuer.heal()
+    assert fetch(url)["keys"]

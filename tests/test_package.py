@@ -8,7 +8,12 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 import authorizer
+from tests.support.advisories import ADVISORIES
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -56,3 +61,40 @@ def test_the_sample_apps_requirements_are_the_packages_dependencies_and_the_extr
 def test_the_version_is_written_once() -> None:
     assert PYPROJECT["project"]["dynamic"] == ["version"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", authorizer.__version__)
+
+
+REQUIREMENT_FILES = ["requirements.txt", "requirements-dev.txt", "tests/worker/requirements.txt"]
+
+
+def declared_requirements() -> list[tuple[str, Requirement]]:
+    """Every requirement we declare: the package's dependencies and extras, and each requirements file."""
+    project = PYPROJECT["project"]
+    found = [("pyproject.toml", Requirement(line)) for line in project["dependencies"]]
+    for extra, lines in project["optional-dependencies"].items():
+        found += [(f"pyproject.toml [{extra}]", Requirement(line)) for line in lines]
+    for name in REQUIREMENT_FILES:
+        for line in (REPO / name).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                found.append((name, Requirement(line)))
+    return found
+
+
+def test_no_dependency_floor_admits_a_version_with_a_known_advisory() -> None:
+    declared = declared_requirements()
+    for advisory in ADVISORIES:
+        fixed = Version(advisory.fixed_in)
+        named = [
+            (where, req)
+            for where, req in declared
+            if canonicalize_name(req.name) == canonicalize_name(advisory.distribution)
+        ]
+        assert named, f"{advisory.distribution} is declared nowhere"
+        for where, requirement in named:
+            floors = [
+                Version(spec.version) for spec in requirement.specifier if spec.operator in (">=", "==", "~=", ">")
+            ]
+            # Once urllib3>=2,<3 admitted 2.0-2.5 (an 822-byte answer inflated to about 805 MB).
+            assert floors and max(floors) >= fixed, (
+                f"{where}: {requirement} admits versions before {fixed} ({advisory.advisories})"
+            )

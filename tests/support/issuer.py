@@ -96,6 +96,8 @@ class LocalIssuer:
         self.signer: SigningKey = self.keys[0]
         self.counts: Counter[str] = Counter()
         self.paths: list[str] = []
+        # The request headers of the latest request of each kind.
+        self.request_headers: dict[str, dict[str, str]] = {}
         self.faults: dict[str, Fault] = {}
         # The issuer the JWKS names for a key, by kid (Entra's keys carry one; ours by default none).
         self.key_issuers: dict[str, str] = {}
@@ -198,7 +200,7 @@ class LocalIssuer:
             }
         return self.jwks()
 
-    def _record(self, path: str) -> tuple[str, str | None, Fault | None]:
+    def _record(self, path: str, headers: dict[str, str] | None = None) -> tuple[str, str | None, Fault | None]:
         kind, tenant = "other", None
         for pattern, name in _ROUTES:
             match = pattern.match(path)
@@ -208,6 +210,7 @@ class LocalIssuer:
         with self._lock:
             self.counts[kind] += 1
             self.paths.append(path)
+            self.request_headers[kind] = headers or {}
             self._arrived.notify_all()
             return kind, tenant, self.faults.get(kind)
 
@@ -219,7 +222,7 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server naming
             path = self.path.split("?", 1)[0]
-            kind, tenant, fault = issuer._record(path)
+            kind, tenant, fault = issuer._record(path, dict(self.headers.items()))
             if fault is not None and fault.stall:
                 issuer._wait_for_release()
                 self.close_connection = True
