@@ -2,22 +2,30 @@
 
 requests' timeout bounds each socket operation, not the exchange: a peer that sends one byte just
 inside it keeps a fetch going for as long as it likes, in the headers or in the body. Here a timer
-shuts the connection's socket down when the deadline passes, which ends any read in progress.
+shuts the connection's socket down when the deadline passes, which ends any read in progress. Name
+resolution, which no socket timeout covers (the system resolver may take 30 s), runs on a helper
+thread that the exchange waits for only until the deadline.
 Imported only by processes that fetch (it imports requests).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.response import HTTPResponse
+
+# socket.getaddrinfo's shape, so that a test can stand in a resolver that never answers.
+Resolve = Callable[..., Sequence[tuple[Any, ...]]]
 
 # The deadline of the exchange running on this thread, if any: connections find it here.
 _current = threading.local()
@@ -26,7 +34,8 @@ _current = threading.local()
 class Deadline:
     """Use as a context around one exchange; ``expired`` says whether it cut the exchange short."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, resolve: Resolve = socket.getaddrinfo) -> None:
+        self._resolve = resolve
         self._ends_at = time.monotonic() + seconds
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
@@ -53,6 +62,40 @@ class Deadline:
                 self._timer.cancel()
             self._timer = timer
         timer.start()
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``, resolved within what is left of the deadline.
+
+        Raises:
+            OSError: the name does not resolve, or not in time (the deadline is then expired).
+        """
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            pass
+        answer: list[Sequence[tuple[Any, ...]] | OSError] = []
+        done = threading.Event()
+
+        def lookup() -> None:
+            try:
+                answer.append(self._resolve(host, port, 0, socket.SOCK_STREAM))
+            except OSError as error:
+                answer.append(error)
+            finally:
+                done.set()
+
+        # A daemon thread: a resolver that never answers holds that thread, never the exchange or shutdown.
+        threading.Thread(target=lookup, name="authorizer-resolve", daemon=True).start()
+        if not done.wait(self.remaining()):
+            self._expired.set()
+            raise TimeoutError(f"resolving {host} outlasted the deadline")
+        result = answer[0]
+        if isinstance(result, OSError):
+            raise result
+        found = list(dict.fromkeys(str(entry[4][0]) for entry in result))
+        if not found:
+            raise OSError(f"{host} resolves to no address")
+        return found
 
     def _expire(self, sock: socket.socket) -> None:
         with self._lock:
@@ -83,15 +126,50 @@ class Deadline:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_within_deadline(self, super()._new_conn)
+
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]
         _watch(self.sock)
         return super().getresponse()
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_within_deadline(self, super()._new_conn)
+
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]
         _watch(self.sock)
         return super().getresponse()
+
+
+def _connect_within_deadline(connection: HTTPConnection, connect: Callable[[], socket.socket]) -> socket.socket:
+    """Resolve under the deadline, then connect to each address in turn as urllib3 would.
+
+    urllib3 connects to ``_dns_host``; the TLS name check and the Host header keep ``host``.
+    """
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    if deadline is None:
+        return connect()
+    name = connection._dns_host
+    try:
+        addresses = deadline.addresses(name, connection.port or 443)
+    except OSError as error:
+        raise NewConnectionError(connection, f"cannot resolve {name}: {type(error).__name__}") from None
+    for address in addresses[:-1]:
+        connection._dns_host = address
+        try:
+            return connect()
+        except (NewConnectionError, ConnectTimeoutError):
+            continue
+        finally:
+            connection._dns_host = name
+    # The last address's failure is the one reported.
+    connection._dns_host = addresses[-1]
+    try:
+        return connect()
+    finally:
+        connection._dns_host = name
 
 
 def _watch(sock: socket.socket | None) -> None:

@@ -35,9 +35,15 @@ class HttpJsonFetcher:
     """Fetches one JSON object per call with requests, within a total deadline."""
 
     def __init__(
-        self, timeout_seconds: float, max_bytes: int = MAX_DOCUMENT_BYTES, ca_bundle: str | None = None
+        self,
+        timeout_seconds: float,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+        ca_bundle: str | None = None,
+        resolve: Callable[..., Any] | None = None,
     ) -> None:
         self._timeout = timeout_seconds
+        # Name resolution (socket.getaddrinfo's shape): inside the deadline, like the rest of the exchange.
+        self._resolve = resolve
         self._max_bytes = max_bytes
         # None: the system's trust store (or REQUESTS_CA_BUNDLE), as for any HTTPS client.
         self._verify: str | bool = ca_bundle or True
@@ -55,7 +61,7 @@ class HttpJsonFetcher:
         from .deadline import Deadline
 
         session = self._session or self._new_session()
-        with Deadline(self._timeout) as deadline:
+        with Deadline(self._timeout, **({"resolve": self._resolve} if self._resolve else {})) as deadline:
             try:
                 remaining = deadline.remaining()
                 with session.get(

@@ -10,7 +10,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -144,3 +146,28 @@ def test_fetches_ask_for_no_encoding_and_refuse_one_they_did_not_ask_for(issuer:
     assert issuer.request_headers["jwks"]["Accept-Encoding"] == "identity"
     issuer.heal()
     assert fetch(url)["keys"]
+
+
+def test_name_resolution_is_inside_the_deadline(issuer: LocalIssuer) -> None:
+    # No socket timeout covers the system resolver (glibc may take 30 s): a resolver that never answers.
+    answering = threading.Event()
+    asked: list[str] = []
+
+    def silent_resolver(host: str, port: int, *rest: object) -> Sequence[tuple[Any, ...]]:
+        asked.append(host)
+        answering.wait(30)
+        return socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_STREAM)
+
+    fetch = HttpJsonFetcher(DEADLINE, resolve=silent_resolver)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="deadline"):
+            fetch(f"http://issuer.invalid:{issuer.port}/{HOME_TENANT}/discovery/v2.0/keys")
+        assert time.monotonic() - started < DEADLINE + 0.5
+        assert asked == ["issuer.invalid"]
+    finally:
+        answering.set()
+    # A resolver that answers in time: the exchange goes to the address it gave, named as asked.
+    quick = HttpJsonFetcher(DEADLINE, resolve=lambda host, port, *rest: socket.getaddrinfo("127.0.0.1", port))
+    assert quick(f"http://issuer.invalid:{issuer.port}/{HOME_TENANT}/discovery/v2.0/keys")["keys"]
+    assert issuer.request_headers["jwks"]["Host"] == f"issuer.invalid:{issuer.port}"
