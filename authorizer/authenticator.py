@@ -91,6 +91,7 @@ class Authenticator:
         self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_max_bytes)
         self._clock = clock
         self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
+        self._external_id = settings.tenant_type == "external"
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -168,7 +169,7 @@ class Authenticator:
             # A v1 token's key is judged against the v2 issuer.
             check_key_issuer(claims, facts, key.issuer, template("2.0"))
         principal = Principal.from_claims(claims)
-        if principal.is_delegated and is_guest(claims, facts, template):
+        if principal.is_delegated and is_guest(claims, facts, template, external_id=self._external_id):
             principal = principal._replace(is_guest=True)
         return ValidatedToken(
             principal,

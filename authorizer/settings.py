@@ -16,6 +16,9 @@ GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
 DEFAULT_INSTANCE = "https://login.microsoftonline.com"
 DEVELOPMENT = "Development"
+# Entra's two kinds of tenant: a workforce tenant, and an External ID (customer) tenant on ciamlogin.com.
+TENANT_TYPES = ("workforce", "external")
+EXTERNAL_ID_HOST_SUFFIX = ".ciamlogin.com"
 
 _N = TypeVar("_N", int, float)
 _T = TypeVar("_T")
@@ -45,6 +48,8 @@ class AuthSettings:
     environment: str
     # B2B guests admitted by every function that does not say otherwise.
     allow_guests: bool = False
+    # "external" for an External ID tenant, whose users sign in with social and email accounts.
+    tenant_type: str = "workforce"
 
     @property
     def is_development(self) -> bool:
@@ -109,6 +114,7 @@ class AuthSettings:
             dev_ca_bundle=read(lambda: reader.dev_ca_bundle("ENTRA_DEV_CA_BUNDLE", instance), None),
             environment=environment,
             allow_guests=read(lambda: reader.flag("ENTRA_ALLOW_GUESTS"), False),
+            tenant_type=read(lambda: reader.tenant_type("ENTRA_TENANT_TYPE", instance), "workforce"),
         )
         if problems:
             raise ConfigurationError.all_of(problems)
@@ -208,6 +214,16 @@ class SettingsReader:
         if not is_loopback_host(urlsplit(instance).hostname or ""):
             raise ConfigurationError(name, "is for a local issuer only (a loopback ENTRA_INSTANCE)")
         return path
+
+    def tenant_type(self, name: str, instance: str) -> str:
+        """workforce or external; by default, external for an instance on ciamlogin.com."""
+        value = self.text(name).lower()
+        if not value:
+            host = urlsplit(instance).hostname or ""
+            return "external" if host.endswith(EXTERNAL_ID_HOST_SUFFIX) else "workforce"
+        if value not in TENANT_TYPES:
+            raise ConfigurationError(name, "must be workforce or external (an External ID tenant)")
+        return value
 
     def versions(self, name: str) -> frozenset[str]:
         raw = self.items(name) or ["1.0", "2.0"]

@@ -67,6 +67,49 @@ def test_a_function_or_the_app_can_admit_guests_and_the_function_sees_one(
     assert [app_default(guest).status_code, this_one_refuses(guest).status_code] == [200, 403]
 
 
+@pytest.mark.parametrize(
+    ("tenant_type", "claims", "status"),
+    [
+        # A workforce tenant: an account of another identity provider is a guest.
+        ("workforce", {"idp": "google.com"}, 403),
+        # An External ID tenant: customers sign in with Google, Facebook or an email; they are its users.
+        ("external", {"idp": "google.com"}, 200),
+        ("external", {"idp": "https://sts.windows.net/33333333-3333-4333-8333-333333333333/"}, 200),
+        ("external", {}, 200),
+        # acct still decides where the registration asks for it: an invited guest stays a guest.
+        ("external", {"idp": "google.com", "acct": 1}, 403),
+        ("external", {"acct": 1}, 403),
+    ],
+)
+def test_in_an_external_id_tenant_social_accounts_are_customers_not_guests(
+    tenant_type: str,
+    claims: dict[str, Any],
+    status: int,
+    configure_auth: ConfigureAuth,
+    issuer: LocalIssuer,
+    clock: FakeClock,
+) -> None:
+    configure_auth(ENTRA_TENANT_TYPE=tenant_type)
+
+    @require_auth(scopes=["Orders.Read"])
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    assert handler(http_request(issuer.token(clock(), scp="Orders.Read", **claims))).status_code == status
+
+
+def test_the_tenant_type_follows_the_instance_unless_set() -> None:
+    from authorizer.settings import AuthSettings
+
+    base = {"ENTRA_TENANT_ID": HOME_TENANT, "ENTRA_CLIENT_ID": "aaaaaaaa-0000-4000-8000-00000000a91e"}
+    assert AuthSettings.from_environ(base).tenant_type == "workforce"
+    external = {**base, "ENTRA_INSTANCE": "https://contoso.ciamlogin.com"}
+    assert AuthSettings.from_environ(external).tenant_type == "external"
+    assert AuthSettings.from_environ({**external, "ENTRA_TENANT_TYPE": "workforce"}).tenant_type == "workforce"
+    with pytest.raises(Exception, match="ENTRA_TENANT_TYPE"):
+        AuthSettings.from_environ({**base, "ENTRA_TENANT_TYPE": "b2c"})
+
+
 def test_allow_guests_must_be_true_or_false(configure_auth: ConfigureAuth) -> None:
     with pytest.raises(Exception, match="ENTRA_ALLOW_GUESTS: must be true or false"):
         configure_auth(ENTRA_ALLOW_GUESTS="yes")
