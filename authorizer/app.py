@@ -21,9 +21,15 @@ from .validation import expected_issuer
 
 HTTP_TRIGGER = "httptrigger"
 ANONYMOUS_LEVEL = "anonymous"
+# The fix for a protected function behind a function key, by where the key came from.
 FUNCTION_KEY_FIX = (
     "Use authorizer.FunctionApp() (anonymous by default) and remove auth_level from the route: the Entra "
     "token is the gate."
+)
+ROUTE_KEY_FIX = "remove auth_level=... from this route: the Entra token is the gate."
+APP_KEY_FIX = (
+    "remove http_auth_level=... from authorizer.FunctionApp(...) (anonymous by default) and any auth_level=... "
+    "from the route: the Entra token is the gate."
 )
 
 
@@ -32,7 +38,14 @@ class UnprotectedFunctionError(TypeError):
 
 
 class FunctionKeyRouteError(TypeError):
-    """A @require_auth function whose route demands a function key: a second gate no browser can pass."""
+    """A @require_auth function whose route demands a function key: a second gate no browser can pass.
+
+    ``fix`` says what to change in this app (the route, the app's level, or the kind of app).
+    """
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(f"{message} {fix[0].upper()}{fix[1:]}")
+        self.fix = fix
 
 
 def _refuse_unmarked(function: object, name: str) -> None:
@@ -43,12 +56,13 @@ def _refuse_unmarked(function: object, name: str) -> None:
         )
 
 
-def _refuse_function_key(function: object, name: str, level: object) -> None:
+def _refuse_function_key(function: object, name: str, level: object, fix: str) -> None:
     if isinstance(protection_of(function), Requirement) and _level_name(level) != ANONYMOUS_LEVEL:
         raise FunctionKeyRouteError(
             f"HTTP function {name!r} is protected by @require_auth, but its route keeps auth level "
             f"{_level_name(level).upper()}: the Functions host would demand a function key before the token is "
-            f"checked, and a browser app cannot keep one secret. {FUNCTION_KEY_FIX}"
+            "checked, and a browser app cannot keep one secret.",
+            fix,
         )
 
 
@@ -58,8 +72,8 @@ def _level_name(level: object) -> str:
     return str(name).lower()
 
 
-def verify_protected(functions: Iterable[func.Function]) -> None:
-    """Check every HTTP-triggered function of an indexed app.
+def verify_protected(functions: Iterable[func.Function], *, authorizer_app: bool = False) -> None:
+    """Check every HTTP-triggered function of an indexed app (``authorizer_app``: an authorizer.FunctionApp's).
 
     Raises:
         UnprotectedFunctionError: naming the first unprotected function.
@@ -70,7 +84,8 @@ def verify_protected(functions: Iterable[func.Function]) -> None:
             user_function, name = function.get_user_function(), str(function.get_function_name())
             _refuse_unmarked(user_function, name)
             trigger = function.get_trigger()
-            _refuse_function_key(user_function, name, trigger.get_dict_repr().get("authLevel") if trigger else None)
+            level = trigger.get_dict_repr().get("authLevel") if trigger else None
+            _refuse_function_key(user_function, name, level, APP_KEY_FIX if authorizer_app else FUNCTION_KEY_FIX)
 
 
 def name_functions(functions: Iterable[func.Function]) -> None:
@@ -102,7 +117,7 @@ class _CheckedRoutes:
                 name = getattr(target, "__name__", repr(target))
                 _refuse_unmarked(target, name)
                 if level is not None:
-                    _refuse_function_key(target, name, level)
+                    _refuse_function_key(target, name, level, ROUTE_KEY_FIX)
             return register(target)
 
         return checked
@@ -161,7 +176,7 @@ class FunctionApp(_CheckedRoutes, func.FunctionApp):
             UnprotectedFunctionError: so the worker fails to load the app instead of serving it open.
         """
         functions: list[func.Function] = super().get_functions()
-        verify_protected(functions)
+        verify_protected(functions, authorizer_app=True)
         name_functions(functions)
         # The worker indexes at start-up: warm the keys now, off the request path.
         if any(isinstance(protection_of(function.get_user_function()), Requirement) for function in functions):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from .app import FUNCTION_KEY_FIX, FunctionKeyRouteError, verify_protected
+from .app import FunctionApp, FunctionKeyRouteError, verify_protected
 from .discovery import parse_metadata
 from .errors import ConfigurationError
 from .fetch import FetchError
@@ -96,11 +96,11 @@ def import_app(module_name: str) -> list[Check]:
             return [Check("FAIL", "app", problem, "Define exactly one FunctionApp.")]
         functions = apps[0].get_functions()
         # A plain func.FunctionApp indexes without our checks: the doctor runs them for any app.
-        verify_protected(functions)
+        verify_protected(functions, authorizer_app=isinstance(apps[0], FunctionApp))
     except ConfigurationError as error:
         return settings_checks(error, "app")
     except FunctionKeyRouteError as error:
-        return [Check("FAIL", "app", str(error).split(":")[0], FUNCTION_KEY_FIX)]
+        return [Check("FAIL", "app", str(error).split(":")[0], error.fix)]
     except TypeError as error:
         # Unprotected functions and decorators in the wrong order surface as TypeErrors at import.
         fix = "Stack @require_auth(...) or @allow_anonymous directly under @app.route."

@@ -49,7 +49,9 @@ def refusal(
         if caller is CallerKind.APP_ONLY:
             return CallerKindNotAdmitted("This operation is for signed-in users; an application cannot call it alone.")
         return CallerKindNotAdmitted(
-            "This operation is for applications acting as themselves (application permissions), not for users."
+            "This operation is for applications acting as themselves: its app_roles (application permissions) "
+            "admit applications only, never a user holding a role of that name. For signed-in users the API "
+            "lists the app role in roles=[...] (or a scope in scopes=[...])."
         )
     kind, names, _ = failed[0]
     listed = ", ".join(sorted(names))

@@ -358,7 +358,31 @@ def test_a_protected_route_that_demands_a_function_key_fails_at_import(tmp_path:
     # It once indexed as FUNCTION: the host then refused every browser call before the token was checked.
     with pytest.raises(authorizer.FunctionKeyRouteError) as caught:
         import_module_from(tmp_path, "keyed_route_app", source)
-    assert "'orders'" in str(caught.value) and "authorizer.FunctionApp()" in str(caught.value)
+    # The fix that applies: this app already is an authorizer.FunctionApp, its route asks for the key.
+    assert "'orders'" in str(caught.value) and "remove auth_level" in caught.value.fix
+    assert "Use authorizer.FunctionApp()" not in str(caught.value)
+
+
+def test_an_authorizer_app_told_to_demand_function_keys_is_told_to_stop_not_to_become_one(
+    tmp_path: Path, auth: ConfigureAuth
+) -> None:
+    source = """
+        import azure.functions as func
+        import authorizer
+
+        app = authorizer.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+        @app.route(route="orders")
+        @authorizer.require_auth(scopes=["Orders.Read"])
+        def orders(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("orders")
+    """
+    module = import_module_from(tmp_path, "keyed_authorizer_app", source)
+    with pytest.raises(authorizer.FunctionKeyRouteError) as caught:
+        module.app.get_functions()
+    # Once "Use authorizer.FunctionApp()", to an app that already was one.
+    assert "Use authorizer.FunctionApp()" not in str(caught.value)
+    assert "http_auth_level" in str(caught.value)
 
 
 def test_a_plain_function_app_keeps_function_keys_and_is_refused_at_indexing(
@@ -386,4 +410,4 @@ def test_a_plain_function_app_keeps_function_keys_and_is_refused_at_indexing(
     module = import_module_from(tmp_path, "plain_keyed_app", source)
     with pytest.raises(authorizer.FunctionKeyRouteError) as caught:
         authorizer.verify_protected(module.app.get_functions())
-    assert "'orders'" in str(caught.value)
+    assert "'orders'" in str(caught.value) and "Use authorizer.FunctionApp()" in str(caught.value)

@@ -195,3 +195,17 @@ def test_an_app_can_never_step_up(configure_auth: ConfigureAuth, issuer: LocalIs
 def test_an_authentication_context_is_c1_to_c99(context: str, configure_auth: ConfigureAuth) -> None:
     with pytest.raises(ValueError, match="c1 to c99"):
         require_auth(auth_context=context)
+
+
+def test_a_user_holding_the_role_an_app_roles_function_names_is_told_where_a_users_role_goes(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(app_roles=["Orders.Read.All"])
+    def daemons_only(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("ok")
+
+    refused = daemons_only(http_request(issuer.token(clock(), scp="Orders.Read", roles=["Orders.Read.All"])))
+    assert (refused.status_code, body(refused)["error"]) == (403, "caller_not_admitted")
+    description = body(refused)["error_description"]
+    # An app role in a user token never satisfies an application permission; the description says why.
+    assert "app_roles" in description and "roles=" in description
