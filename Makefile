@@ -47,7 +47,7 @@ trust-dev-ca: $(STAMPS)/venv
 
 # The sample app, the local issuer and the sample SPA on embedded defaults (Ctrl-C stops them).
 demo: $(STAMPS)/venv $(STAMPS)/npm
-	$(DEVELOPMENT) $(PY) -m authorizer.devtools.demo
+	$(DEVELOPMENT) $(PY) -m authorizer.devtools._demo
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMPS)

@@ -2,9 +2,7 @@
 
 __version__ = "0.2.0"
 
-from .app import Blueprint, FunctionApp, FunctionKeyRouteError, UnprotectedFunctionError, verify_protected
-from .decorator import allow_anonymous, require_auth
-from .errors import (
+from ._errors import (
     AuthError,
     ConfigurationError,
     Forbidden,
@@ -16,10 +14,12 @@ from .errors import (
     TenantListUnavailable,
     TenantNotAllowed,
 )
-from .principal import Principal
-from .runtime import TenantPolicyContext, configure, define_permissions, reset
-from .settings import AuthSettings
-from .tenants import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
+from ._functions.app import Blueprint, FunctionApp, FunctionKeyRouteError, UnprotectedFunctionError, verify_protected
+from ._functions.decorator import allow_anonymous, require_auth
+from ._runtime import TenantPolicyContext, configure, define_permissions, reset
+from ._settings.app_settings import AuthSettings
+from ._tenants.policy import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
+from ._token.principal import Principal
 
 __all__ = [
     "AuthError",

@@ -6,14 +6,14 @@ import argparse
 import importlib
 import sys
 
-from .errors import ConfigurationError
+from ._errors import ConfigurationError
 
 # command -> (module with add_arguments(parser) and run(args) -> exit code, one-line help)
 COMMANDS = {
-    "doctor": ("authorizer.doctor", "check settings, discovery, keys and the tenant list; print fixes"),
-    "issuer": ("authorizer.devtools.issuer", "run the local development issuer (https://127.0.0.1:7443)"),
-    "token": ("authorizer.devtools.token_command", "print a token from the local development issuer"),
-    "trust-dev-ca": ("authorizer.devtools.trust_command", "make this user's browsers trust the local issuer's CA"),
+    "doctor": ("authorizer._doctor.command", "check settings, discovery, keys and the tenant list; print fixes"),
+    "issuer": ("authorizer.devtools._issuer", "run the local development issuer (https://127.0.0.1:7443)"),
+    "token": ("authorizer.devtools._token_command", "print a token from the local development issuer"),
+    "trust-dev-ca": ("authorizer.devtools._trust_command", "make this user's browsers trust the local issuer's CA"),
 }
 
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from authorizer import runtime
-from authorizer.authenticator import Authenticator, Trace
+from authorizer import _runtime as runtime
+from authorizer._token.authenticator import Authenticator, Trace
 from bench.harness import (
     REPEATS,
     RsaFloor,

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from authorizer.principal import Principal
-from authorizer.rate_limiter import CallerRateLimiter, caller_key
-from authorizer.rate_limits import RateLimitSettings, parse_limits
+from authorizer._ratelimit.counter import CallerRateLimiter, caller_key
+from authorizer._ratelimit.settings import RateLimitSettings, parse_limits
+from authorizer._token.principal import Principal
 from bench.harness import REPEATS, RsaFloor, figures, local_authorizer, mint, pin_to_one_core
 from tests.support.redis_server import LocalRedis
 

@@ -10,9 +10,9 @@ import pytest
 
 import authorizer
 from authorizer import require_auth
-from authorizer.errors import TenantNotAllowed
-from authorizer.runtime import TenantPolicyContext
-from authorizer.tenants import TenantPolicy
+from authorizer._errors import TenantNotAllowed
+from authorizer._runtime import TenantPolicyContext
+from authorizer._tenants.policy import TenantPolicy
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Case, Ctx
 from tests.support.clock import FakeClock

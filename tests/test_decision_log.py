@@ -7,9 +7,10 @@ import logging
 import azure.functions as func
 import pytest
 
-from authorizer import decision_log, require_auth
-from authorizer.authenticator import Trace
-from authorizer.decision_log import log_decision
+from authorizer import require_auth
+from authorizer._functions import decision_log
+from authorizer._functions.decision_log import log_decision
+from authorizer._token.authenticator import Trace
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Ctx
 from tests.support.clock import FakeClock

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from authorizer.devtools.dev_ca import CA_NICKNAME, ensure_certificates, trust, untrust
+from authorizer.devtools._dev_ca import CA_NICKNAME, ensure_certificates, trust, untrust
 
 
 def leaf_signed_by_the_dev_ca(directory: Path, host: str) -> tuple[bytes, bytes]:

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 import authorizer
-from authorizer import ConfigurationError, doctor
+from authorizer import ConfigurationError
+from authorizer._doctor import command as doctor
+from authorizer._settings.app_settings import AuthSettings
 from authorizer.devtools import require_development
-from authorizer.settings import AuthSettings
 from tests.support.entra import CLIENT_ID, HOME_TENANT
 
 REPO = Path(__file__).resolve().parents[1]

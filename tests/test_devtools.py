@@ -18,11 +18,11 @@ import requests
 
 import authorizer
 from authorizer import ConfigurationError, allow_anonymous, require_auth
-from authorizer.devtools import token_command
-from authorizer.devtools.issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
-from authorizer.devtools.server import CorsPolicy, DevServer, route_prefix_of, routes_of
-from authorizer.devtools.state import DAEMON_CLIENT_ID
-from authorizer.settings import AuthSettings
+from authorizer._settings.app_settings import AuthSettings
+from authorizer.devtools import _token_command as token_command
+from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, IssuerState, LocalEntraIssuer
+from authorizer.devtools._server import CorsPolicy, DevServer, route_prefix_of, routes_of
+from authorizer.devtools._state import DAEMON_CLIENT_ID
 from tests.support.demo import running_demo
 from tests.support.http_server import free_port
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from authorizer.errors import InvalidToken
-from authorizer.keys import VerificationKey
-from authorizer.validation import Expectations, expected_issuer, validate
+from authorizer._errors import InvalidToken
+from authorizer._keys.jwks import VerificationKey
+from authorizer._token.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx
 from tests.support.clock import START
 from tests.support.entra import CLIENT_ID, HOME_TENANT, PARTNER_TENANT, V1_ISSUER_TEMPLATE, v2_issuer

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import authorizer
-from authorizer import doctor
-from authorizer.devtools.issuer import LocalEntraIssuer
+from authorizer._doctor import command as doctor
+from authorizer.devtools._issuer import LocalEntraIssuer
 from tests.conftest import VAULT_SECRET, vault_environ
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT
 from tests.support.issuer import Fault, LocalIssuer, auth_environ, status

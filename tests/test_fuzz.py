@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from authorizer import require_auth
-from authorizer.compact import decode_segment
+from authorizer._token.compact import decode_segment
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
 from tests.support.issuer import LocalIssuer

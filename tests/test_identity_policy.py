@@ -99,7 +99,7 @@ def test_in_an_external_id_tenant_social_accounts_are_customers_not_guests(
 
 
 def test_the_tenant_type_follows_the_instance_unless_set() -> None:
-    from authorizer.settings import AuthSettings
+    from authorizer._settings.app_settings import AuthSettings
 
     base = {"ENTRA_TENANT_ID": HOME_TENANT, "ENTRA_CLIENT_ID": "aaaaaaaa-0000-4000-8000-00000000a91e"}
     assert AuthSettings.from_environ(base).tenant_type == "workforce"

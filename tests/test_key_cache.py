@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from authorizer import authenticator as authenticator_module
-from authorizer.authenticator import Authenticator, Trace
-from authorizer.compact import CompactJws
-from authorizer.discovery import Authority
-from authorizer.errors import AuthError, KeysUnavailable, UnknownSigningKey
-from authorizer.fetch import HttpJsonFetcher
-from authorizer.principal import Principal
-from authorizer.refresh import whole_seconds
-from authorizer.settings import AuthSettings
-from authorizer.tenants import StaticTenantPolicy
-from authorizer.validation import verify_signature
+from authorizer._errors import AuthError, KeysUnavailable, UnknownSigningKey
+from authorizer._keys.discovery import Authority
+from authorizer._keys.fetch import HttpJsonFetcher
+from authorizer._keys.refresh import whole_seconds
+from authorizer._settings.app_settings import AuthSettings
+from authorizer._tenants.policy import StaticTenantPolicy
+from authorizer._token import authenticator as authenticator_module
+from authorizer._token.authenticator import Authenticator, Trace
+from authorizer._token.compact import CompactJws
+from authorizer._token.principal import Principal
+from authorizer._token.validation import verify_signature
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT
 from tests.support.issuer import ENDPOINT_FAULTS, HOLD, Fault, LocalIssuer, auth_environ, break_endpoint, heal, status

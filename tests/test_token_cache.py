@@ -12,20 +12,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 import authorizer
-import authorizer.runtime
+import authorizer._runtime
 from authorizer import Principal, require_auth
-from authorizer import authenticator as authenticator_module
-from authorizer.authenticator import Authenticator, Trace
-from authorizer.compact import CompactJws
-from authorizer.discovery import Authority
-from authorizer.errors import AuthError, TenantNotAllowed
-from authorizer.fetch import HttpJsonFetcher
-from authorizer.keys import VerificationKey
-from authorizer.refresh import RefreshingValue
-from authorizer.runtime import TenantPolicyContext
-from authorizer.settings import AuthSettings
-from authorizer.token_cache import TokenCache, ValidatedToken, token_digest
-from authorizer.validation import verify_signature
+from authorizer._errors import AuthError, TenantNotAllowed
+from authorizer._keys.discovery import Authority
+from authorizer._keys.fetch import HttpJsonFetcher
+from authorizer._keys.jwks import VerificationKey
+from authorizer._keys.refresh import RefreshingValue
+from authorizer._runtime import TenantPolicyContext
+from authorizer._settings.app_settings import AuthSettings
+from authorizer._token import authenticator as authenticator_module
+from authorizer._token.authenticator import Authenticator, Trace
+from authorizer._token.cache import TokenCache, ValidatedToken, token_digest
+from authorizer._token.compact import CompactJws
+from authorizer._token.validation import verify_signature
 from tests.conftest import ConfigureAuth, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
@@ -49,7 +49,7 @@ def protected(configure_auth: ConfigureAuth) -> func.Function:
 
 
 def cache() -> TokenCache:
-    return authorizer.runtime.current().authenticator.cache
+    return authorizer._runtime.current().authenticator.cache
 
 
 def test_a_repeat_presentation_is_served_from_the_cache(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from authorizer.compact import MAX_TOKEN_LENGTH, parse
-from authorizer.errors import InvalidIssuer, MalformedToken, TokenTooLarge
-from authorizer.keys import VerificationKey
-from authorizer.validation import Expectations, expected_issuer, validate
+from authorizer._errors import InvalidIssuer, MalformedToken, TokenTooLarge
+from authorizer._keys.jwks import VerificationKey
+from authorizer._token.compact import MAX_TOKEN_LENGTH, parse
+from authorizer._token.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx
 from tests.support.clock import START
 from tests.support.entra import CLIENT_ID, HOME_TENANT, V1_ISSUER_TEMPLATE, v2_issuer

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ConfigurationError
-from ..local_settings import ENVIRONMENT, LocalSettingsError, func_start_environ
-from ..settings import DEVELOPMENT
+from .._errors import ConfigurationError
+from .._settings.app_settings import DEVELOPMENT
+from .._settings.local_settings import ENVIRONMENT, LocalSettingsError, func_start_environ
 
 
 def require_development() -> None:

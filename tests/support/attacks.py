@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from authorizer.compact import decode_segment
-from authorizer.errors import (
+from authorizer._errors import (
     BadSignature,
     InvalidAudience,
     InvalidClaim,
@@ -28,6 +27,7 @@ from authorizer.errors import (
     UnsupportedAlgorithm,
     UnsupportedHeader,
 )
+from authorizer._token.compact import decode_segment
 
 from .entra import CLIENT_ID, HOME_TENANT, PARTNER_TENANT, claims, v1_issuer, v2_issuer
 from .tokens import SigningKey, b64url, compact, encode_json

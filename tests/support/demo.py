@@ -25,7 +25,7 @@ class DemoRun:
 @contextmanager
 def running_demo(environment: dict[str, str]) -> Iterator[DemoRun]:
     demo = subprocess.Popen(  # noqa: S603 - our own module, as `make demo` runs it
-        [sys.executable, "-m", "authorizer.devtools.demo"],
+        [sys.executable, "-m", "authorizer.devtools._demo"],
         cwd=REPO,
         env=environment,
         stdout=subprocess.PIPE,

@@ -1,0 +1,252 @@
+"""``require_auth`` and ``allow_anonymous``: the one line that protects an HTTP function."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import azure.functions as func
+
+from .. import _runtime as runtime
+from .._errors import AuthContextRequired, AuthError
+from .._keys.refresh import WouldBlock
+from .._policy.requirements import Requirement, build_requirement
+from .._ratelimit.settings import parse_limits
+from .._token.authenticator import Trace
+from .._token.principal import Principal
+from .answers import SERVER_ERROR, answer_for, to_http_response
+from .decision_log import log_decision
+from .markers import ANONYMOUS, FunctionName, attach_name, mark, refuse_unless_plain_function
+from .rate_gate import RateGate
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+
+PRINCIPAL_PARAMETER = "principal"
+_HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+logger = logging.getLogger("authorizer")
+
+
+def require_auth(
+    *,
+    scopes: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    app_roles: Iterable[str] = (),
+    permissions: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    auth_context: str | None = None,
+    allow_app_only: bool = False,
+    allow_guests: bool | None = None,
+    rate_limit: str | None = None,
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Protect an HTTP function with an Entra access token; stack it under ``@app.route``.
+
+    ``scopes``: delegated scopes (scp), any one suffices. ``roles``: app roles the signed-in
+    user holds. ``app_roles``: application permissions of app-only callers. ``permissions``:
+    effective permissions under ``define_permissions``. ``groups``: group object ids, any one
+    of which a signed-in user must be in. ``auth_context``: a Conditional Access authentication
+    context (c1-c99) a signed-in user must have met, asked for with a claims challenge. Every kind
+    listed must hold for every caller it applies to. With none listed, any delegated caller
+    passes; app-only callers only with ``allow_app_only``, which is refused beside any
+    requirement. B2B guests are refused unless ``allow_guests`` (default: ENTRA_ALLOW_GUESTS).
+    ``rate_limit``: per caller, in the limits notation ("60/minute", "10/second;600/hour");
+    default RATE_LIMIT_DEFAULT, "" for none.
+
+    Raises:
+        TypeError: stacked in the wrong order, or a function without a request parameter.
+        ValueError: malformed requirement names, or allow_app_only beside a requirement.
+        ConfigurationError: the settings are invalid (checked now, at import).
+    """
+    requirement = build_requirement(
+        scopes=scopes,
+        roles=roles,
+        app_roles=app_roles,
+        permissions=permissions,
+        groups=groups,
+        auth_context=auth_context,
+        allow_app_only=allow_app_only,
+        allow_guests=runtime.settings().allow_guests if allow_guests is None else allow_guests,
+        permission_map=runtime.permissions(),
+    )
+
+    # The wrapper's parameters differ from the function's (no principal): typed as Callable[..., R].
+    def decorate(function: Callable[..., R]) -> Callable[..., R]:
+        refuse_unless_plain_function(function, "require_auth")
+        # Settings problems surface at load, not on the first request (building does no I/O).
+        limiter = runtime.current().rate_limiter
+        limits = _limits(limiter.settings.default if rate_limit is None else rate_limit)
+        if limits:
+            # A store URL the client cannot use fails the import, not every call.
+            limiter.prepare()
+        signature = inspect.signature(function)
+        wants_principal = _check_parameters(function, signature)
+        name = FunctionName(function.__name__)
+        gate = RateGate(name, limits) if limits else None
+        wrapper = _wrap(function, name, requirement, wants_principal, _request_parameter(signature), gate)
+        # The worker binds parameters by name and evaluates every annotation: hide ours from both.
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
+        )
+        wrapper.__annotations__ = {
+            name: value for name, value in function.__annotations__.items() if name != PRINCIPAL_PARAMETER
+        }
+        mark(wrapper, requirement)
+        attach_name(wrapper, name)
+        return wrapper
+
+    return decorate
+
+
+def allow_anonymous(function: F) -> F:
+    """Mark an HTTP function as deliberately open to anonymous callers.
+
+    Raises:
+        TypeError: stacked above ``@app.route`` or applied to something else.
+    """
+    refuse_unless_plain_function(function, "allow_anonymous")
+    mark(function, ANONYMOUS)
+    return function
+
+
+def _check_parameters(function: Callable[..., Any], signature: inspect.Signature) -> bool:
+    parameters = signature.parameters
+    if not any(name not in _HOST_PARAMETERS for name in parameters):
+        raise TypeError(f"{function.__name__} needs its HttpRequest parameter to be protected")
+    principal = parameters.get(PRINCIPAL_PARAMETER)
+    if principal is None:
+        return False
+    if principal.kind not in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+        raise TypeError(f"{function.__name__}: 'principal' must be an ordinary or keyword-only parameter")
+    return True
+
+
+def _request_parameter(signature: inspect.Signature) -> str:
+    """The parameter the worker binds the HttpRequest to: annotated so, or the first one."""
+    names = [name for name in signature.parameters if name not in _HOST_PARAMETERS]
+    for name in names:
+        annotation = signature.parameters[name].annotation
+        if annotation is func.HttpRequest or (isinstance(annotation, str) and annotation.endswith("HttpRequest")):
+            return name
+    return names[0]
+
+
+def _limits(notation: str) -> tuple[RateLimitItem, ...]:
+    return parse_limits(notation, "require_auth(rate_limit=...)") if notation else ()
+
+
+def _wrap(
+    function: Callable[..., Any],
+    name: FunctionName,
+    requirement: Requirement,
+    wants_principal: bool,
+    request_name: str,
+    gate: RateGate | None,
+) -> Callable[..., Any]:
+    authorize = _authorizer(name, requirement)
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = _find_request(request_name, args, kwargs)
+            try:
+                outcome = authorize(request, False)
+            except WouldBlock:
+                # A cold fetch runs on a worker thread so the event loop keeps serving.
+                outcome = await asyncio.to_thread(authorize, request, True)
+            if type(outcome) is not Principal:
+                return outcome
+            if gate is not None:
+                verdict = await gate.check_async(outcome)
+                if not verdict.admitted:
+                    return gate.refusal(verdict, outcome)
+            if wants_principal:
+                kwargs[PRINCIPAL_PARAMETER] = outcome
+            result = await function(*args, **kwargs)
+            return result if gate is None else gate.annotate(result, verdict)
+
+        return async_wrapper
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outcome = authorize(_find_request(request_name, args, kwargs), True)
+        if type(outcome) is not Principal:
+            return outcome
+        if gate is not None:
+            verdict = gate.check(outcome)
+            if not verdict.admitted:
+                return gate.refusal(verdict, outcome)
+        if wants_principal:
+            kwargs[PRINCIPAL_PARAMETER] = outcome
+        result = function(*args, **kwargs)
+        return result if gate is None else gate.annotate(result, verdict)
+
+    return wrapper
+
+
+def _authorizer(
+    name: FunctionName, requirement: Requirement
+) -> Callable[[func.HttpRequest | None, bool], Principal | func.HttpResponse]:
+    """The per-function check: the caller, or the response that refuses it. Raises only WouldBlock."""
+    check = requirement.check
+
+    def authorize(request: func.HttpRequest | None, allow_io: bool) -> Principal | func.HttpResponse:
+        trace = Trace()
+        try:
+            if request is None:
+                raise TypeError("no HttpRequest argument reached the protected function")
+            principal = runtime.current().authenticator.authenticate(
+                request.headers.get("Authorization"), allow_io=allow_io, trace=trace
+            )
+            # Policy only ever sees an authenticated caller from an allowed tenant.
+            check(principal)
+        except WouldBlock:
+            raise
+        except AuthError as error:
+            answer = answer_for(
+                error,
+                runtime.settings(),
+                requirement.challenge_scopes(),
+                metadata_served=runtime.metadata_served(),
+                authorization_uri=_authorize_endpoint(error),
+            )
+            log_decision(name.value, answer.status, type(error).__name__, trace)
+            return to_http_response(answer)
+        except Exception:
+            # Never "invalid token" for our own failure, and never a pass: a generic 500.
+            logger.exception("authorization failed unexpectedly in %s", name.value)
+            log_decision(name.value, SERVER_ERROR.status, "unexpected_error", trace)
+            return to_http_response(SERVER_ERROR)
+        log_decision(name.value, 200, "authorized", trace)
+        return principal
+
+    return authorize
+
+
+def _authorize_endpoint(error: AuthError) -> str | None:
+    # Only a claims challenge names it; read from the metadata in hand, never fetched for a refusal.
+    if not isinstance(error, AuthContextRequired):
+        return None
+    return runtime.current().authenticator.authority.authorization_endpoint()
+
+
+def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
+    # The worker passes keyword arguments; direct callers may pass the request positionally.
+    # func.HttpRequest is an ABC, whose isinstance runs Python code: the exact type is tried first.
+    value = kwargs.get(name)
+    if type(value) is func.HttpRequest:
+        return value
+    for value in args:
+        if type(value) is func.HttpRequest:
+            return value
+    # A subclass, or a request under another name: the slower ABC check.
+    for value in (*kwargs.values(), *args):
+        if isinstance(value, func.HttpRequest):
+            return value
+    return None

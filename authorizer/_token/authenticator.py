@@ -1,0 +1,186 @@
+"""From an Authorization header to a validated Principal: the I/O-aware orchestration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
+from .._keys.discovery import Authority
+from .._keys.refresh import Clock
+from .._settings.app_settings import AuthSettings
+from .._tenants.policy import TenantPolicy
+from .cache import TokenCache, ValidatedToken, entry_size, token_digest
+from .compact import MAX_TOKEN_LENGTH, parse
+from .guests import is_guest
+from .principal import Principal
+from .validation import (
+    Expectations,
+    check_claims,
+    check_header,
+    check_issuer,
+    check_key_issuer,
+    decode_claims,
+    verify_signature,
+)
+
+
+@dataclass(slots=True)
+class Trace:
+    """What may be logged about one decision: ids only, never the token or its claim set.
+
+    It keeps references; the ids are read only when a log record is actually written.
+    """
+
+    kid: str | None = None
+    # Claims whose signature has been verified (or those of a cached caller), once known.
+    claims: Mapping[str, Any] | None = None
+
+    def ids(self) -> tuple[str | None, str | None, str | None]:
+        """tid, oid and the client app id, once the token got past its signature check."""
+        claims = self.claims
+        if claims is None:
+            return None, None, None
+        client = _text(claims.get("azp")) or _text(claims.get("appid"))
+        return _text(claims.get("tid")), _text(claims.get("oid")), client
+
+
+def bearer_token(authorization: str | None) -> str:
+    """Extract the token of an RFC 6750 ``Authorization: Bearer`` header.
+
+    Raises:
+        MissingCredentials: no header, another scheme, or an empty token.
+        TokenTooLarge: an oversized header, refused before it is examined.
+        MalformedToken: more than one token-like word after the scheme.
+    """
+    if authorization is None:
+        raise MissingCredentials()
+    if len(authorization) > MAX_TOKEN_LENGTH + 64:
+        raise TokenTooLarge()
+    # The common spelling, "Bearer " and the token, takes no further work. Anything else
+    # inside the token (a space, a second word) is refused by parsing, as it is below.
+    if authorization.startswith("Bearer "):
+        token = authorization[7:]
+        if token and not token[0].isspace() and not token[-1].isspace():
+            return token
+    scheme, _, rest = authorization.strip().partition(" ")
+    # The scheme is case-insensitive (RFC 7235 section 2.1).
+    if scheme.lower() != "bearer":
+        raise MissingCredentials()
+    token = rest.strip(" ")
+    if not token:
+        raise MissingCredentials()
+    if " " in token:
+        raise MalformedToken()
+    return token
+
+
+class Authenticator:
+    """Validates bearer tokens against one authority and one tenant policy."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        authority: Authority,
+        tenants: TenantPolicy,
+        clock: Clock,
+    ) -> None:
+        self.authority = authority
+        self.tenants = tenants
+        self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_max_bytes)
+        self._clock = clock
+        self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
+        self._external_id = settings.tenant_type == "external"
+
+    def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
+        """Return the caller of a request that carries a valid token from an allowed tenant.
+
+        Raises:
+            AuthError: a subclass naming the refusal.
+            WouldBlock: ``allow_io`` is False and the answer needs I/O.
+        """
+        token = bearer_token(authorization)
+        now = self._clock()
+        digest = token_digest(token) if self.cache.enabled else b""
+        verified = self._cached(digest, now, allow_io, trace) if digest else None
+        fresh = verified is None
+        if verified is None:
+            verified = self._verify(token, now, allow_io, trace)
+        # The tenant list is not part of a token's verification: checked on every presentation.
+        self.tenants.check(verified.principal.tid, allow_io=allow_io)
+        # Only admitted tokens are kept: a stream of authentic tokens of a refused tenant cannot
+        # push the callers we serve out of the cache.
+        if fresh and digest:
+            self.cache.put(digest, verified)
+        return verified.principal
+
+    def _cached(self, digest: bytes, now: float, allow_io: bool, trace: Trace) -> ValidatedToken | None:
+        """The cached outcome of full validation, while everything it was derived from still holds."""
+        # The cache checks the time window; the key and the issuer template are checked here.
+        cached = self.cache.get(digest, now)
+        if cached is None:
+            return None
+        if not self._still_derivable(cached, allow_io):
+            self.cache.discard(digest)
+            return None
+        trace.kid, trace.claims = cached.kid, cached.principal.claims
+        return cached
+
+    def _still_derivable(self, entry: ValidatedToken, allow_io: bool) -> bool:
+        """Whether validating the token now would read the same key and the same issuer templates.
+
+        These, the token, the settings and the time are all that ``_verify`` reads, so an entry
+        that passes here is what ``_verify`` would return: the cache is not a second validator.
+        """
+        authority = self.authority
+        if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
+            return False
+        for version, template in entry.issuer_templates:
+            if authority.issuer_template(version, allow_io=allow_io) != template:
+                return False
+        return True
+
+    def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
+        jws = parse(token)
+        trace.kid = kid = check_header(jws)
+        key = self.authority.keys.key_for(kid, allow_io=allow_io)
+        try:
+            verify_signature(jws, key.public_key)
+        except BadSignature:
+            # Graph tokens carry a nonce header and verify for no one but Graph: say what went wrong.
+            if "nonce" in jws.header:
+                raise TokenForAnotherResource() from None
+            raise
+        # Only now, with the signature verified, is any claim read.
+        claims = decode_claims(jws)
+        trace.claims = claims
+        facts = check_claims(claims, self._expectations, now)
+        # Every issuer template read is recorded: the cache re-reads each before serving the outcome.
+        templates: dict[str, str] = {}
+
+        def template(version: str) -> str:
+            if version not in templates:
+                templates[version] = self.authority.issuer_template(version, allow_io=allow_io)
+            return templates[version]
+
+        check_issuer(claims, facts, template(facts.version))
+        if key.issuer is not None:
+            # A v1 token's key is judged against the v2 issuer.
+            check_key_issuer(claims, facts, key.issuer, template("2.0"))
+        principal = Principal.from_claims(claims)
+        if principal.is_delegated and is_guest(claims, facts, template, external_id=self._external_id):
+            principal = principal._replace(is_guest=True)
+        return ValidatedToken(
+            principal,
+            kid,
+            key,
+            tuple(templates.items()),
+            facts.valid_from,
+            facts.valid_until,
+            entry_size(jws.payload),
+        )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
