@@ -1,4 +1,9 @@
-"""Entra ID bearer-token authorization for Azure Functions HTTP triggers (Python v2 model)."""
+"""Entra ID bearer-token authorization for Azure Functions HTTP triggers (Python v2 model).
+
+The promise is this module's ``__all__`` and the ``python -m authorizer`` commands. Every module and
+folder below whose name starts with an underscore is machinery, free to move: import from
+``authorizer``. The rooms and the direction of their imports are drawn in docs/repository.md.
+"""
 
 __version__ = "0.2.0"
 

@@ -91,7 +91,12 @@ def test_core_tools_would_upload_the_app_and_nothing_of_development(working_tree
         and not denies.match(path)
     }
     assert uploaded == expected_upload(working_tree)
-    assert {"authorizer/_functions/decorator.py", "authorizer/_tenants/key_vault.py", "shared/responses.py", "function_app.py"} <= uploaded
+    assert {
+        "authorizer/_functions/decorator.py",
+        "authorizer/_tenants/key_vault.py",
+        "shared/responses.py",
+        "function_app.py",
+    } <= uploaded
 
 
 def test_gitignore_syntax_reads_the_file_the_same_way(working_tree: list[str], tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from .._errors import ConfigurationError
 from .._functions.app import FunctionApp, FunctionKeyRouteError, verify_protected
 from .._functions.host_json import FILE_NAME as HOST_JSON
 from .._functions.host_json import ROOT_ROUTES_FIX, route_prefix
-from .._keys.discovery import parse_metadata
 from .._keys.fetch import FetchError
 from .._keys.jwks import parse_jwks
+from .._keys.metadata import parse_metadata
 from .._ratelimit.counter import CallerRateLimiter
 from .._ratelimit.settings import RateLimitSettings
 from .._settings.app_settings import AuthSettings

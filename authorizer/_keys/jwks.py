@@ -99,16 +99,15 @@ def _signing_key(entry: object) -> RSAPublicKey | None:
     if "d" in entry:
         return None
     # PyJWT pulls in cryptography.x509 (~30 ms): paid when a JWKS arrives, not at import.
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
     from jwt.algorithms import RSAAlgorithm
     from jwt.exceptions import InvalidKeyError
-
-    from .._token.rs256 import is_rsa_public_key
 
     try:
         key = RSAAlgorithm.from_jwk(entry)
     except (InvalidKeyError, ValueError, TypeError, KeyError):
         return None
-    if not is_rsa_public_key(key) or key.key_size < MIN_RSA_BITS:
+    if not isinstance(key, RSAPublicKey) or key.key_size < MIN_RSA_BITS:
         return None
     return key
 

@@ -6,8 +6,6 @@ import happens there, in the background prefetch or on the first request.
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -24,7 +22,3 @@ def verifies(key: RSAPublicKey, signature: bytes, signing_input: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
-
-
-def is_rsa_public_key(value: object) -> TypeGuard[RSAPublicKey]:
-    return isinstance(value, RSAPublicKey)

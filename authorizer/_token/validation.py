@@ -24,6 +24,7 @@ from .._errors import (
     UnsupportedAlgorithm,
     UnsupportedHeader,
 )
+from .._keys.metadata import TENANT_PLACEHOLDER
 from .._settings.app_settings import GUID, VERSIONS
 from .compact import CompactJws, decode_payload, is_number, parse
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 ALGORITHM = "RS256"
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
-TENANT_PLACEHOLDER = "{tenantid}"
 MAX_KID_LENGTH = 128
 
 # Bound on the first verify: cryptography is imported with the first key, not when the app loads.
