@@ -1,9 +1,9 @@
 """Development tools: the local Entra-shaped issuer, dev tokens and the local server. Never in Azure.
 
 What is promised is the commands (`python -m authorizer issuer`, `token`, `trust-dev-ca`), not the
-modules here, whose names start with an underscore. Everything here refuses to run unless AZURE_FUNCTIONS_ENVIRONMENT says Development, read as the app
-reads it (see ``require_development``), and the app accepts what these tools produce only while its
-own settings point at a loopback issuer.
+modules here, whose names start with an underscore. Everything here refuses to run unless
+AZURE_FUNCTIONS_ENVIRONMENT says Development, read as the app reads it (see ``require_development``),
+and the app accepts what these tools produce only while its own settings point at a loopback issuer.
 """
 
 from __future__ import annotations
