@@ -217,3 +217,58 @@ class TenantListUnavailable(TemporarilyUnavailable):
 
 class RateLimitStoreUnavailable(TemporarilyUnavailable):
     description = "The rate limit cannot be checked right now; retry later."
+
+
+class DownstreamError(AuthError):
+    """A token for a downstream API could not be had (``acquire_token``, ``acquire_app_token``).
+
+    Left uncaught by a protected function, each branch becomes its answer like any refusal.
+    """
+
+    description = "A token for a downstream API could not be obtained."
+
+
+class DownstreamInteractionRequired(DownstreamError):
+    """The user must act first: a downstream resource's MFA or Conditional Access, or a claims challenge.
+
+    ``claims`` is what to ask Entra for (a JSON object), when Entra or the downstream API named it. A
+    client that declared cp1 is answered 401 ``insufficient_claims`` carrying it; any other 403.
+    """
+
+    description = (
+        "A downstream API this operation calls needs the user to sign in again with more (MFA or a Conditional "
+        "Access requirement); the calling app must declare the client capability cp1 to be asked for it."
+    )
+
+    def __init__(self, claims: str | None, description: str | None = None) -> None:
+        super().__init__(description)
+        self.claims = claims
+
+
+class DownstreamConsentRequired(DownstreamError, NotGrantable):
+    """This API was not granted a delegated permission of the downstream API (403 ``consent_required``)."""
+
+    error = "consent_required"
+
+
+class DownstreamUnavailable(DownstreamError, TemporarilyUnavailable):
+    """Entra (or the managed identity endpoint) did not answer in time or failed (503 with Retry-After)."""
+
+    description = "A token for a downstream API cannot be obtained right now; retry later."
+
+
+class DownstreamCredentialError(DownstreamError):
+    """This API's own credential (managed identity, certificate or secret) is refused or missing (500).
+
+    ``setting`` names the app setting to look at; the message never holds a secret.
+    """
+
+    description = "The request could not be processed."
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__()
+        self.setting = setting
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.problem}"

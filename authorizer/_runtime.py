@@ -7,15 +7,18 @@ glue); ``reset`` drops every cache and re-reads the settings.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._downstream.lazy import LazyDownstream
+from ._downstream.settings import DownstreamSettings
 from ._keys.discovery import Authority
 from ._keys.fetch import HttpJsonFetcher, JsonFetcher
 from ._keys.refresh import Clock, Spawn, spawn_daemon
@@ -25,6 +28,7 @@ from ._ratelimit.settings import RateLimitSettings
 from ._settings.app_settings import AuthSettings
 from ._tenants.key_vault import KeyVaultSettings
 from ._tenants.policy import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
+from ._token import delegation
 from ._token.authenticator import Authenticator
 
 
@@ -94,6 +98,8 @@ class Runtime:
     clock: Clock
     # Counts admitted calls of the functions that set a rate limit (its store is made on first use).
     rate_limiter: CallerRateLimiter
+    # How this API asks Entra for downstream tokens; MSAL is loaded on the first one asked for.
+    downstream: LazyDownstream
 
 
 _lock = threading.Lock()
@@ -152,8 +158,30 @@ def _build() -> Runtime:
                 authenticator=Authenticator(loaded, authority, tenants, wiring.clock),
                 clock=wiring.clock,
                 rate_limiter=CallerRateLimiter(RateLimitSettings.from_environ(_environ()), wiring.monotonic),
+                downstream=LazyDownstream(loaded, DownstreamSettings.from_environ(_environ()), wiring.monotonic),
             )
         return _runtime
+
+
+def acquire_app_token(scopes: Sequence[str]) -> str:
+    """An app-only access token for a downstream API, as this API's own identity (client credentials).
+
+    For work that is not a user's: ``acquire_app_token(["https://graph.microsoft.com/.default"])``.
+    Secretless by default (the managed identity as a federated credential); MSAL's cache answers repeats.
+
+    Raises:
+        DownstreamError: a subclass (unavailable: 503; our credential refused: 500) when left uncaught
+            in a protected function.
+    """
+    if isinstance(scopes, str) or not scopes:
+        raise TypeError("acquire_app_token takes a list of scopes, such as ['https://graph.microsoft.com/.default']")
+    token: str = current().downstream.tokens().for_app(list(scopes))
+    return token
+
+
+async def acquire_app_token_async(scopes: Sequence[str]) -> str:
+    """``acquire_app_token`` on a worker thread, so the event loop keeps serving while Entra answers."""
+    return await asyncio.to_thread(acquire_app_token, scopes)
 
 
 def prefetch() -> None:
@@ -168,6 +196,14 @@ def prefetch() -> None:
         authenticator.tenants.prefetch()
     except Exception:  # noqa: BLE001 - loading the app must not fail because a warm-up did
         logging.getLogger("authorizer").warning("prefetch at load failed; the first request will fetch", exc_info=True)
+
+
+def _downstream_acquirer() -> delegation.TokenAcquirer:
+    return current().downstream
+
+
+# Principals reach the process's acquirer through this, without importing the rooms above them.
+delegation.install_acquirer(_downstream_acquirer)
 
 
 def _environ() -> Mapping[str, str]:

@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"_tenants"},
     {"_token"},
     {"_policy"},
-    {"_ratelimit"},
+    {"_ratelimit", "_downstream"},
     {"_runtime"},
     {"_functions"},
     {"_doctor", "devtools"},

@@ -11,6 +11,8 @@ import azure.functions as func
 from .._errors import (
     AuthContextRequired,
     AuthError,
+    DownstreamCredentialError,
+    DownstreamInteractionRequired,
     InsufficientScope,
     InvalidAudience,
     InvalidToken,
@@ -76,12 +78,14 @@ def answer_for(
     *,
     metadata_served: bool = False,
     authorization_uri: str | None = None,
+    client_can_step_up: bool = False,
 ) -> Answer:
     """Map a refusal to its answer; every AuthError branch lands on exactly one status.
 
     ``scopes`` are the function's delegated scopes that would do, used in hints; ``metadata_served``
     says whether the app serves its RFC 9728 document; ``authorization_uri`` is the authority's
-    authorize endpoint (from discovery), named in a claims challenge.
+    authorize endpoint (from discovery), named in a claims challenge; ``client_can_step_up`` says the
+    calling client declared cp1 (for a downstream API's challenge, which carries no caller of its own).
     """
     realm = [_param("realm", settings.app_id_uri)]
     # RFC 9728: where a generic OAuth client learns how to get a token for this API; named only
@@ -104,6 +108,11 @@ def answer_for(
         return Answer(403, code, error.description, challenge="Bearer " + ", ".join(params))
     if isinstance(error, AuthContextRequired):
         return _step_up(error, realm[0], authorization_uri)
+    if isinstance(error, DownstreamInteractionRequired):
+        return _downstream_step_up(error, realm[0], authorization_uri, client_can_step_up)
+    if isinstance(error, DownstreamCredentialError):
+        # Our own credential is refused: nothing the caller can do, and nothing to tell it.
+        return SERVER_ERROR
     if isinstance(error, TenantNotAllowed):
         # Not 401: signing in again cannot fix a policy refusal, and a 401 sends MSAL.js into a login loop.
         return Answer(403, "tenant_not_allowed", error.description)
@@ -123,6 +132,21 @@ def _step_up(error: AuthContextRequired, realm: str, authorization_uri: str | No
         return Answer(403, "auth_context_required", error.description, challenge="Bearer " + ", ".join(params))
     request = {"access_token": {"acrs": {"essential": True, "value": error.context}}}
     claims = base64.b64encode(json.dumps(request, separators=(",", ":")).encode()).decode()
+    params = [realm]
+    if authorization_uri is not None:
+        params.append(_param("authorization_uri", authorization_uri))
+    params += [_param("error", "insufficient_claims"), _param("claims", claims)]
+    return Answer(401, "insufficient_claims", error.description, challenge="Bearer " + ", ".join(params))
+
+
+def _downstream_step_up(
+    error: DownstreamInteractionRequired, realm: str, authorization_uri: str | None, client_can_step_up: bool
+) -> Answer:
+    """A downstream resource's challenge, passed back as the claims challenge MSAL.js acts on (cp1 clients)."""
+    if error.claims is None or not client_can_step_up:
+        params = [realm, _param("error", "insufficient_scope"), _param("error_description", error.description)]
+        return Answer(403, "interaction_required", error.description, challenge="Bearer " + ", ".join(params))
+    claims = base64.b64encode(error.claims.encode()).decode()
     params = [realm]
     if authorization_uri is not None:
         params.append(_param("authorization_uri", authorization_uri))

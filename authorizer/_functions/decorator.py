@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import azure.functions as func
 
 from .. import _runtime as runtime
-from .._errors import AuthContextRequired, AuthError
+from .._errors import AuthContextRequired, AuthError, DownstreamError
 from .._keys.refresh import WouldBlock
 from .._policy.requirements import Requirement, build_requirement
 from .._ratelimit.settings import parse_limits
 from .._token.authenticator import Trace
+from .._token.delegation import begin, end
 from .._token.principal import Principal
 from .answers import SERVER_ERROR, answer_for, to_http_response
 from .decision_log import log_decision
+from .downstream_answers import refuse_downstream
 from .markers import ANONYMOUS, FunctionName, attach_name, mark, refuse_unless_plain_function
 from .rate_gate import RateGate
 
@@ -166,25 +168,44 @@ def _wrap(
                 verdict = await gate.check_async(outcome)
                 if not verdict.admitted:
                     return gate.refusal(verdict, outcome)
+            serving = None
             if wants_principal:
                 kwargs[PRINCIPAL_PARAMETER] = outcome
-            result = await function(*args, **kwargs)
+                # The caller's token, for on-behalf-of, for as long as this call runs and no longer.
+                serving = begin(outcome, _authorization(request))
+            try:
+                result = await function(*args, **kwargs)
+            except DownstreamError as error:
+                return refuse_downstream(name.value, error, outcome)
+            finally:
+                if serving is not None:
+                    end(serving)
             return result if gate is None else gate.annotate(result, verdict)
 
         return async_wrapper
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        outcome = authorize(_find_request(request_name, args, kwargs), True)
+        request = _find_request(request_name, args, kwargs)
+        outcome = authorize(request, True)
         if type(outcome) is not Principal:
             return outcome
         if gate is not None:
             verdict = gate.check(outcome)
             if not verdict.admitted:
                 return gate.refusal(verdict, outcome)
+        serving = None
         if wants_principal:
             kwargs[PRINCIPAL_PARAMETER] = outcome
-        result = function(*args, **kwargs)
+            # The caller's token, for on-behalf-of, for as long as this call runs and no longer.
+            serving = begin(outcome, _authorization(request))
+        try:
+            result = function(*args, **kwargs)
+        except DownstreamError as error:
+            return refuse_downstream(name.value, error, outcome)
+        finally:
+            if serving is not None:
+                end(serving)
         return result if gate is None else gate.annotate(result, verdict)
 
     return wrapper
@@ -234,6 +255,11 @@ def _authorize_endpoint(error: AuthError) -> str | None:
     if not isinstance(error, AuthContextRequired):
         return None
     return runtime.current().authenticator.authority.authorization_endpoint()
+
+
+def _authorization(request: func.HttpRequest | None) -> str:
+    # Only reached for an admitted caller, whose request carried the header.
+    return (request.headers.get("Authorization") if request is not None else None) or ""
 
 
 def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .._errors import InvalidClaim
+from .delegation import delegation_for
 
 _NO_NAME = frozenset({""})
 _ONLY_TEXT = frozenset({str})
@@ -105,6 +107,33 @@ class Principal(NamedTuple):
         """The calling client application: azp (v2) or appid (v1)."""
         return self._text("azp") or self._text("appid")
 
+    def acquire_token(self, scopes: Sequence[str]) -> str:
+        """An access token for a downstream API (its scopes), on behalf of this signed-in user.
+
+        Entra's on-behalf-of grant, from the token this caller presented, through MSAL with its cache:
+        a repeat for the same user and scopes within the token's life makes no request. Call it while
+        the protected function runs (``acquire_token_async`` from an async one).
+
+        Raises:
+            TypeError: the caller is an application, which has no user to act for.
+            DownstreamInteractionRequired, DownstreamConsentRequired: the user must act (consent, MFA);
+                left uncaught, the function answers the challenge the client acts on.
+            DownstreamUnavailable: Entra cannot be reached in time (503 when left uncaught).
+            DownstreamCredentialError: this API's own credential is refused (500, logged).
+        """
+        if not self.is_delegated:
+            raise TypeError(
+                "acquire_token acts on behalf of a signed-in user, and this caller is an application acting "
+                "as itself: call authorizer.acquire_app_token(...) for the app's own token"
+            )
+        names = _scope_list(scopes)
+        assertion, acquirer = delegation_for(self)
+        return acquirer.on_behalf_of(self, assertion, names)
+
+    async def acquire_token_async(self, scopes: Sequence[str]) -> str:
+        """``acquire_token`` on a worker thread, so the event loop keeps serving while Entra answers."""
+        return await asyncio.to_thread(self.acquire_token, scopes)
+
     def _text(self, name: str) -> str | None:
         value = self.claims.get(name)
         return value if type(value) is str and value else None
@@ -126,6 +155,16 @@ def caller_kind(principal: Principal) -> CallerKind:
     if principal.is_app_only:
         return CallerKind.APP_ONLY
     return CallerKind.DELEGATED if principal.scopes else CallerKind.NEITHER
+
+
+def _scope_list(scopes: Sequence[str]) -> list[str]:
+    """Scopes as a list of names; a bare string ("https://graph.microsoft.com/User.Read") is one scope, not letters."""
+    if isinstance(scopes, str):
+        raise TypeError("acquire_token takes a list of scopes, not a string")
+    names = list(scopes)
+    if not names or not all(isinstance(name, str) and name and " " not in name for name in names):
+        raise ValueError("acquire_token takes one or more scope names, such as https://graph.microsoft.com/User.Read")
+    return names
 
 
 def _names(value: object, claim: str) -> frozenset[str]:
