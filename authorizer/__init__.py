@@ -21,9 +21,9 @@ from ._errors import (
 )
 from ._functions.app import Blueprint, FunctionApp, FunctionKeyRouteError, UnprotectedFunctionError, verify_protected
 from ._functions.decorator import allow_anonymous, require_auth
-from ._runtime import TenantPolicyContext, configure, define_permissions, reset
+from ._functions.runtime import TenantPolicyContext, configure, define_permissions, reset
+from ._remote.tenants import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
 from ._settings.app_settings import AuthSettings
-from ._tenants.policy import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
 from ._token.principal import Principal
 
 __all__ = [

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from authorizer import _runtime as runtime
+from authorizer._functions import runtime as runtime
 from authorizer._token.authenticator import Authenticator, Trace
 from bench.harness import (
     REPEATS,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer._token.compact import decode_segment
 from authorizer._token.validation import Expectations, validate
 from tests.support.issuer import LocalIssuer, auth_environ
@@ -82,7 +82,7 @@ def protected_noop(rate_limit: str = "") -> Callable[[func.HttpRequest], func.Ht
 
 def pure_validator() -> Callable[[str], object]:
     """validate() with the keys and issuer the runtime has fetched: no cache, no lock, no decorator."""
-    state = authorizer._runtime.current()
+    state = authorizer._functions.runtime.current()
     authority = state.authenticator.authority
     keys = dict(authority.keys.current(allow_io=True))
     templates = {"2.0": authority.issuer_template("2.0", allow_io=True)}

@@ -19,7 +19,7 @@ from typing import Any
 
 import azure.functions as func
 
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import require_auth
 from bench.harness import local_authorizer, request_for
 from tests.support.issuer import LocalIssuer
@@ -80,7 +80,7 @@ def measure() -> dict[str, Any]:
             assert baseline is not None
             results[f"{label}_growth_mb"] = round((rss_bytes() - baseline) / 2**20, 1)
             results[f"{label}_statuses"] = sorted(statuses)
-        cache = authorizer._runtime.current().authenticator.cache
+        cache = authorizer._functions.runtime.current().authenticator.cache
         results["cache_entries"] = len(cache)
         results["cache_estimated_mb"] = round(cache.estimated_bytes / 2**20, 1)
     return results

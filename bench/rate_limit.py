@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from authorizer._ratelimit.counter import CallerRateLimiter, caller_key
-from authorizer._ratelimit.settings import RateLimitSettings, parse_limits
+from authorizer._policy.rate_counter import CallerRateLimiter, caller_key
+from authorizer._policy.rate_limits import RateLimitSettings, parse_limits
 from authorizer._token.principal import Principal
 from bench.harness import REPEATS, RsaFloor, figures, local_authorizer, mint, pin_to_one_core
 from tests.support.redis_server import LocalRedis

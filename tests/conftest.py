@@ -15,9 +15,9 @@ import pytest
 from hypothesis import settings
 
 import authorizer
-import authorizer._runtime
-from authorizer._keys.refresh import RefreshingValue
-from authorizer._tenants.policy import RefreshingTenantPolicy
+import authorizer._functions.runtime
+from authorizer._remote.refresh import RefreshingValue
+from authorizer._remote.tenants import RefreshingTenantPolicy
 from tests.support.clock import FakeClock
 from tests.support.entra import PARTNER_TENANT
 from tests.support.issuer import LocalIssuer, auth_environ
@@ -125,7 +125,7 @@ def vault_environ(vault: LocalKeyVault) -> dict[str, str]:
 
 def settle() -> None:
     """Wait until no background refresh of the shared runtime is under way (no sleeping)."""
-    authenticator = authorizer._runtime.current().authenticator
+    authenticator = authorizer._functions.runtime.current().authenticator
     authority = authenticator.authority
     values: list[RefreshingValue[Any]] = [authority.key_set, *authority.metadata.values()]
     if isinstance(authenticator.tenants, RefreshingTenantPolicy):

@@ -11,8 +11,8 @@ import pytest
 import authorizer
 from authorizer import require_auth
 from authorizer._errors import TenantNotAllowed
-from authorizer._runtime import TenantPolicyContext
-from authorizer._tenants.policy import TenantPolicy
+from authorizer._functions.runtime import TenantPolicyContext
+from authorizer._remote.tenants import TenantPolicy
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.attacks import ATTACKS, Case, Ctx
 from tests.support.clock import FakeClock

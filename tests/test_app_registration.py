@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer._functions.markers import protection_of
 from authorizer._policy.requirements import Requirement
 from tests.conftest import ConfigureAuth
@@ -48,7 +48,7 @@ def test_every_scope_and_role_the_functions_use_is_registered(requirements: list
         assert requirement.app_roles <= app_roles
         # Effective permissions come from users (through scopes) and from daemons alike.
         assert requirement.permissions <= user_roles & app_roles
-    mapping = authorizer._runtime.permissions()
+    mapping = authorizer._functions.runtime.permissions()
     assert mapping is not None
     for scope, implied in mapping.implied_roles.items():
         assert scope in scopes

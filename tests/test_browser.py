@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from authorizer.devtools._server import CorsPolicy, DevServer, routes_of
 from authorizer.devtools._spa import SpaServer, spa_config
@@ -228,7 +228,7 @@ def test_a_key_rotation_mid_session_still_answers_200(page: Page, entra: LocalEn
     # The next token MSAL gets is signed with the new key; the API has never seen it.
     answer = page.evaluate("spa.call('/api/me', {forceRefresh: true})")
     assert answer["status"] == 200
-    keys = authorizer._runtime.current().authenticator.authority.key_set.value or {}
+    keys = authorizer._functions.runtime.current().authenticator.authority.key_set.value or {}
     assert new_kid in keys
 
 

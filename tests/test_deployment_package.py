@@ -93,7 +93,7 @@ def test_core_tools_would_upload_the_app_and_nothing_of_development(working_tree
     assert uploaded == expected_upload(working_tree)
     assert {
         "authorizer/_functions/decorator.py",
-        "authorizer/_tenants/key_vault.py",
+        "authorizer/_remote/key_vault.py",
         "shared/responses.py",
         "function_app.py",
     } <= uploaded

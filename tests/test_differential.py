@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from authorizer._errors import InvalidToken
-from authorizer._keys.jwks import VerificationKey
+from authorizer._remote.jwks import VerificationKey
 from authorizer._token.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx
 from tests.support.clock import START

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import trustme
 
-from authorizer._keys.deadline import Deadline
-from authorizer._keys.fetch import FetchError, HttpJsonFetcher, parse_retry_after
+from authorizer._remote.deadline import Deadline
+from authorizer._remote.fetch import FetchError, HttpJsonFetcher, parse_retry_after
 from tests.support.entra import HOME_TENANT
 from tests.support.issuer import Fault, LocalIssuer
 

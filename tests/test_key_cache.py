@@ -14,11 +14,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer._errors import AuthError, KeysUnavailable, UnknownSigningKey
-from authorizer._keys.discovery import Authority
-from authorizer._keys.fetch import HttpJsonFetcher
-from authorizer._keys.refresh import whole_seconds
+from authorizer._remote.discovery import Authority
+from authorizer._remote.fetch import HttpJsonFetcher
+from authorizer._remote.refresh import whole_seconds
+from authorizer._remote.tenants import StaticTenantPolicy
 from authorizer._settings.app_settings import AuthSettings
-from authorizer._tenants.policy import StaticTenantPolicy
 from authorizer._token import authenticator as authenticator_module
 from authorizer._token.authenticator import Authenticator, Trace
 from authorizer._token.compact import CompactJws

@@ -17,12 +17,12 @@ import azure.functions as func
 import pytest
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import require_auth
 from authorizer._errors import ConfigurationError
-from authorizer._keys.refresh import RefreshingValue
-from authorizer._tenants.key_vault import KeyVaultSettings
-from authorizer._tenants.policy import RefreshingTenantPolicy
+from authorizer._remote.key_vault import KeyVaultSettings
+from authorizer._remote.refresh import RefreshingValue
+from authorizer._remote.tenants import RefreshingTenantPolicy
 from tests.conftest import VAULT_SECRET, ConfigureVault, http_request, settle
 from tests.support.clock import FakeClock
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT
@@ -197,7 +197,7 @@ FAULTS: dict[str, VaultFault | None] = {
 
 
 def tenant_list() -> RefreshingValue[frozenset[str]]:
-    tenants = authorizer._runtime.current().authenticator.tenants
+    tenants = authorizer._functions.runtime.current().authenticator.tenants
     assert isinstance(tenants, RefreshingTenantPolicy)
     return tenants.fetched
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authorizer._keys.fetch import FetchError, parse_json_object
-from authorizer._keys.jwks import parse_jwks
-from authorizer._keys.metadata import metadata_url, parse_metadata
+from authorizer._remote.fetch import FetchError, parse_json_object
+from authorizer._remote.jwks import parse_jwks
+from authorizer._remote.metadata import metadata_url, parse_metadata
 from tests.support.tokens import b64url_int, make_key
 
 GOOD = make_key(index=0, kid="good")

@@ -18,12 +18,10 @@ PACKAGE = Path(authorizer.__file__).parent
 LAYERS: list[set[str]] = [
     {"_errors"},
     {"_settings"},
-    {"_keys"},
-    {"_tenants"},
+    {"_remote"},
     {"_token"},
     {"_policy"},
-    {"_ratelimit", "_downstream"},
-    {"_runtime"},
+    {"_downstream"},
     {"_functions"},
     {"_doctor", "devtools"},
     {"__init__", "__main__"},
@@ -81,14 +79,14 @@ def test_imports_only_run_downwards(path: Path) -> None:
 def test_the_layering_check_sees_every_spelling_of_an_import() -> None:
     # A checker that finds nothing passes everything.
     assert "_errors" in rooms_imported_by(PACKAGE / "_token" / "principal.py")
-    probe = "from .._functions.answers import Answer\nimport authorizer._runtime\nfrom ..devtools import _demo\n"
-    assert imported_rooms(probe, ["_token"]) == {"_functions", "_runtime", "devtools"}
-    assert imported_rooms("from . import _runtime\nfrom ._errors import AuthError\n", []) == {"_runtime", "_errors"}
+    probe = "from .._functions.answers import Answer\nimport authorizer._doctor.checks\nfrom ..devtools import _demo\n"
+    assert imported_rooms(probe, ["_token"]) == {"_functions", "_doctor", "devtools"}
+    assert imported_rooms("from . import _remote\nfrom ._errors import AuthError\n", []) == {"_remote", "_errors"}
 
 
 def test_the_top_level_reads_as_the_architecture() -> None:
     entries = sorted(entry.name for entry in PACKAGE.iterdir() if entry.name != "__pycache__")
-    assert len(entries) <= 14, entries
+    assert len(entries) <= 13, entries
     # Everything but the promise starts with an underscore.
     assert {entry for entry in entries if not entry.startswith("_")} | {"__init__.py", "__main__.py"} == PUBLIC
     for room in (entry for entry in PACKAGE.iterdir() if entry.is_dir() and entry.name != "__pycache__"):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import azure.functions as func
 import pytest
 
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import require_auth
-from authorizer._tenants.policy import RefreshingTenantPolicy
+from authorizer._remote.tenants import RefreshingTenantPolicy
 from tests.conftest import ConfigureAuth, ConfigureVault, http_request
 from tests.support.clock import FakeClock
 from tests.support.entra import PARTNER_TENANT, STRANGER_TENANT
@@ -229,7 +229,7 @@ def test_eight_threads_with_a_key_rotation_and_a_key_vault_change_midway(
         issuer.rotate(new_key)
         # As the refresh behind the first request of the new period would; done here so that
         # every answer of the second half is determined.
-        tenants = authorizer._runtime.current().authenticator.tenants
+        tenants = authorizer._functions.runtime.current().authenticator.tenants
         assert isinstance(tenants, RefreshingTenantPolicy)
         tenants.fetched.refresh()
 

@@ -25,7 +25,7 @@ def test_the_wheel_holds_the_library_and_nothing_of_the_sample_app(wheel: Path) 
     assert library, names
     assert all(name.startswith("authorizer/") for name in library), library
     assert "authorizer/py.typed" in library
-    assert "authorizer/_tenants/key_vault.py" in library
+    assert "authorizer/_remote/key_vault.py" in library
     assert not [name for name in library if "__pycache__" in name or name.endswith(".pyc")]
 
 

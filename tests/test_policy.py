@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import Principal, require_auth
 from authorizer._policy.permissions import ScopePermissions
 from tests.conftest import ConfigureAuth, http_request
@@ -333,8 +333,8 @@ def test_an_app_only_caller_without_roles_never_passes_a_function_that_lists_req
 
 
 def test_define_permissions_refuses_a_bare_string_of_roles() -> None:
-    before = authorizer._runtime.permissions()
+    before = authorizer._functions.runtime.permissions()
     # {"Crm.Read.Team": "Accounts.Read.Team"} once meant the roles "A", "c", "o", ...
     with pytest.raises(TypeError, match="list"):
         authorizer.define_permissions({"Crm.Read.Team": "Accounts.Read.Team"})  # type: ignore[dict-item]
-    assert authorizer._runtime.permissions() is before
+    assert authorizer._functions.runtime.permissions() is before

@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import require_auth
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
@@ -112,9 +112,9 @@ def test_a_forged_host_header_changes_nothing(configure_auth: ConfigureAuth) -> 
 @pytest.fixture
 def metadata_flag() -> Iterator[None]:
     """Whatever a test's app declares, the next test starts with no document served."""
-    authorizer._runtime.serve_metadata(False)
+    authorizer._functions.runtime.serve_metadata(False)
     yield
-    authorizer._runtime.serve_metadata(False)
+    authorizer._functions.runtime.serve_metadata(False)
 
 
 @pytest.mark.parametrize(("url_known", "served"), [(True, True), (True, False), (False, True)])
@@ -149,7 +149,7 @@ def test_401_challenges_point_to_the_document_only_where_it_is_served(
 def test_the_resource_url_must_be_https(configure_auth: ConfigureAuth) -> None:
     with pytest.raises(authorizer.ConfigurationError) as caught:
         configure_auth(PROTECTED_RESOURCE_URL="http://orders.contoso.example")
-        authorizer._runtime.settings()
+        authorizer._functions.runtime.settings()
     assert caught.value.setting == "PROTECTED_RESOURCE_URL"
 
 

@@ -7,8 +7,8 @@ import asyncio
 import azure.functions as func
 
 import authorizer
-from authorizer import _runtime as runtime_state
 from authorizer import require_auth
+from authorizer._functions import runtime as runtime_state
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
 from tests.support.issuer import HOLD, LocalIssuer, status

@@ -12,14 +12,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 import authorizer
-import authorizer._runtime
+import authorizer._functions.runtime
 from authorizer import Principal, require_auth
 from authorizer._errors import AuthError, TenantNotAllowed
-from authorizer._keys.discovery import Authority
-from authorizer._keys.fetch import HttpJsonFetcher
-from authorizer._keys.jwks import VerificationKey
-from authorizer._keys.refresh import RefreshingValue
-from authorizer._runtime import TenantPolicyContext
+from authorizer._functions.runtime import TenantPolicyContext
+from authorizer._remote.discovery import Authority
+from authorizer._remote.fetch import HttpJsonFetcher
+from authorizer._remote.jwks import VerificationKey
+from authorizer._remote.refresh import RefreshingValue
 from authorizer._settings.app_settings import AuthSettings
 from authorizer._token import authenticator as authenticator_module
 from authorizer._token.authenticator import Authenticator, Trace
@@ -49,7 +49,7 @@ def protected(configure_auth: ConfigureAuth) -> func.Function:
 
 
 def cache() -> TokenCache:
-    return authorizer._runtime.current().authenticator.cache
+    return authorizer._functions.runtime.current().authenticator.cache
 
 
 def test_a_repeat_presentation_is_served_from_the_cache(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authorizer._errors import InvalidIssuer, MalformedToken, TokenTooLarge
-from authorizer._keys.jwks import VerificationKey
+from authorizer._remote.jwks import VerificationKey
 from authorizer._token.compact import MAX_TOKEN_LENGTH, parse
 from authorizer._token.validation import Expectations, expected_issuer, validate
 from tests.support.attacks import ATTACKS, SKEW, Case, Ctx

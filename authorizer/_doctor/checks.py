@@ -17,14 +17,14 @@ from .._errors import ConfigurationError
 from .._functions.app import FunctionApp, FunctionKeyRouteError, verify_protected
 from .._functions.host_json import FILE_NAME as HOST_JSON
 from .._functions.host_json import ROOT_ROUTES_FIX, route_prefix
-from .._keys.fetch import FetchError
-from .._keys.jwks import parse_jwks
-from .._keys.metadata import parse_metadata
-from .._ratelimit.counter import CallerRateLimiter
-from .._ratelimit.settings import RateLimitSettings
+from .._policy.rate_counter import CallerRateLimiter
+from .._policy.rate_limits import RateLimitSettings
+from .._remote.fetch import FetchError
+from .._remote.jwks import parse_jwks
+from .._remote.key_vault import INSTALL_COMMAND
+from .._remote.metadata import parse_metadata
+from .._remote.tenants import RefreshingTenantPolicy
 from .._settings.app_settings import AuthSettings
-from .._tenants.key_vault import INSTALL_COMMAND
-from .._tenants.policy import RefreshingTenantPolicy
 
 SETTING_FIXES = {
     "ENTRA_TENANT_ID": "Set it to your tenant's GUID: az account show --query tenantId -o tsv",

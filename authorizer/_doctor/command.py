@@ -16,11 +16,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from .. import _runtime as runtime
 from .._errors import ConfigurationError
-from .._keys.discovery import MULTI_TENANT_AUTHORITY
-from .._keys.fetch import HttpJsonFetcher
-from .._keys.metadata import metadata_url
+from .._functions import runtime
+from .._remote.discovery import MULTI_TENANT_AUTHORITY
+from .._remote.fetch import HttpJsonFetcher
+from .._remote.metadata import metadata_url
 from .._settings.app_settings import AuthSettings
 from .._settings.local_settings import FILE_NAME, LocalSettingsError, func_start_environ
 from .._token.validation import expected_issuer

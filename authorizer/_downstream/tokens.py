@@ -22,7 +22,7 @@ import msal
 import requests
 
 from .._errors import DownstreamCredentialError, DownstreamError
-from .._keys.deadline import Deadline, DeadlineAdapter
+from .._remote.deadline import Deadline, DeadlineAdapter
 from .._settings.app_settings import AuthSettings
 from .._token.principal import Principal
 from .credential import AssertionRefused, client_credential

@@ -10,11 +10,10 @@ import azure.functions as func
 from azure.functions.decorators.core import Trigger
 from azure.functions.decorators.function_app import FunctionBuilder
 
-from .. import _runtime as runtime
 from .._errors import ConfigurationError, TemporarilyUnavailable
 from .._policy.requirements import Requirement
 from .._token.validation import expected_issuer
-from . import resource_metadata
+from . import resource_metadata, runtime
 from .answers import answer_for, to_http_response
 from .decorator import allow_anonymous
 from .host_json import ROOT_ROUTES_FIX, find_host_json, route_prefix

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
-from .. import _runtime as runtime
 from .._errors import AuthContextRequired, AuthError, DownstreamError
-from .._keys.refresh import WouldBlock
+from .._policy.rate_limits import parse_limits
 from .._policy.requirements import Requirement, build_requirement
-from .._ratelimit.settings import parse_limits
+from .._remote.refresh import WouldBlock
 from .._token.authenticator import Trace
 from .._token.delegation import begin, end
 from .._token.principal import Principal
+from . import runtime
 from .answers import SERVER_ERROR, answer_for, to_http_response
 from .decision_log import log_decision
 from .downstream_answers import refuse_downstream

@@ -12,11 +12,11 @@ import logging
 
 import azure.functions as func
 
-from .. import _runtime as runtime
 from .._errors import DownstreamCredentialError, DownstreamError, DownstreamInteractionRequired
 from .._policy.refusals import CLAIMS_CHALLENGE_CAPABILITY
 from .._token.authenticator import Trace
 from .._token.principal import Principal
+from . import runtime
 from .answers import answer_for, to_http_response
 from .decision_log import log_decision
 

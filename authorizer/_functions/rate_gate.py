@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from .. import _runtime as runtime
 from .._errors import AuthError, RateLimited, RateLimitStoreUnavailable
-from .._ratelimit.counter import Verdict, caller_key
+from .._policy.rate_counter import Verdict, caller_key
 from .._token.authenticator import Trace
 from .._token.principal import Principal
+from . import runtime
 from .answers import EXPOSED_NAMES, answer_for, to_http_response
 from .decision_log import log_decision
 from .markers import FunctionName

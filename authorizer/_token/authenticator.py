@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
-from .._keys.discovery import Authority
-from .._keys.refresh import Clock
+from .._remote.discovery import Authority
+from .._remote.refresh import Clock
+from .._remote.tenants import TenantPolicy
 from .._settings.app_settings import AuthSettings
-from .._tenants.policy import TenantPolicy
 from .cache import TokenCache, ValidatedToken, entry_size, token_digest
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .principal import Principal
 
 if TYPE_CHECKING:
-    from .._keys.jwks import VerificationKey
+    from .._remote.jwks import VerificationKey
 
 # A claim set costs its JSON several times over once it is Python objects.
 _BYTES_PER_PAYLOAD_CHARACTER = 4

@@ -24,14 +24,14 @@ from .._errors import (
     UnsupportedAlgorithm,
     UnsupportedHeader,
 )
-from .._keys.metadata import TENANT_PLACEHOLDER
+from .._remote.metadata import TENANT_PLACEHOLDER
 from .._settings.app_settings import GUID, VERSIONS
 from .compact import CompactJws, decode_payload, is_number, parse
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-    from .._keys.jwks import VerificationKey
+    from .._remote.jwks import VerificationKey
 
 ALGORITHM = "RS256"
 ACCEPTED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})

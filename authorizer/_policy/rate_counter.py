@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
-from .._keys.refresh import Clock, whole_seconds
+from .._remote.refresh import Clock, whole_seconds
 from .._settings.extras import missing_distributions
 from .._token.principal import Principal
-from .settings import INSTALL_COMMAND, UNREADABLE_STORE, RateLimitSettings, policy_header, state_header
+from .rate_limits import INSTALL_COMMAND, UNREADABLE_STORE, RateLimitSettings, policy_header, state_header
 
 if TYPE_CHECKING:
     from limits import RateLimitItem

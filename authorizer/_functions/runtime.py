@@ -17,19 +17,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._downstream.lazy import LazyDownstream
-from ._downstream.settings import DownstreamSettings
-from ._keys.discovery import Authority
-from ._keys.fetch import HttpJsonFetcher, JsonFetcher
-from ._keys.refresh import Clock, Spawn, spawn_daemon
-from ._policy.permissions import ScopePermissions
-from ._ratelimit.counter import CallerRateLimiter
-from ._ratelimit.settings import RateLimitSettings
-from ._settings.app_settings import AuthSettings
-from ._tenants.key_vault import KeyVaultSettings
-from ._tenants.policy import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
-from ._token import delegation
-from ._token.authenticator import Authenticator
+from .._downstream.lazy import LazyDownstream
+from .._downstream.settings import DownstreamSettings
+from .._policy.permissions import ScopePermissions
+from .._policy.rate_counter import CallerRateLimiter
+from .._policy.rate_limits import RateLimitSettings
+from .._remote.discovery import Authority
+from .._remote.fetch import HttpJsonFetcher, JsonFetcher
+from .._remote.key_vault import KeyVaultSettings
+from .._remote.refresh import Clock, Spawn, spawn_daemon
+from .._remote.tenants import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
+from .._settings.app_settings import AuthSettings
+from .._token import delegation
+from .._token.authenticator import Authenticator
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
-from .._keys.fetch import FetchError, parse_retry_after
 from .._settings.app_settings import DEVELOPMENT, SettingsReader, is_loopback_host
 from .._settings.extras import missing_distributions
+from .fetch import FetchError, parse_retry_after
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from .._errors import TenantListUnavailable, TenantNotAllowed
-from .._keys.fetch import FetchError
-from .._keys.refresh import Clock, RefreshingValue, RefreshPolicy, Spawn, Unavailable
 from .._settings.app_settings import parse_guid_list
+from .fetch import FetchError
 from .key_vault import KeyVaultSecretReader, KeyVaultSettings
+from .refresh import Clock, RefreshingValue, RefreshPolicy, Spawn, Unavailable
 
 logger = logging.getLogger("authorizer.tenants")
 
