@@ -7,9 +7,15 @@ folder below whose name starts with an underscore is machinery, free to move: im
 
 __version__ = "0.2.0"
 
+from ._downstream.challenges import raise_for_claims_challenge
 from ._errors import (
     AuthError,
     ConfigurationError,
+    DownstreamConsentRequired,
+    DownstreamCredentialError,
+    DownstreamError,
+    DownstreamInteractionRequired,
+    DownstreamUnavailable,
     Forbidden,
     InsufficientScope,
     InvalidToken,
@@ -21,7 +27,14 @@ from ._errors import (
 )
 from ._functions.app import Blueprint, FunctionApp, FunctionKeyRouteError, UnprotectedFunctionError, verify_protected
 from ._functions.decorator import allow_anonymous, require_auth
-from ._functions.runtime import TenantPolicyContext, configure, define_permissions, reset
+from ._functions.runtime import (
+    TenantPolicyContext,
+    acquire_app_token,
+    acquire_app_token_async,
+    configure,
+    define_permissions,
+    reset,
+)
 from ._remote.tenants import RefreshingTenantPolicy, StaticTenantPolicy, TenantPolicy
 from ._settings.app_settings import AuthSettings
 from ._token.principal import Principal
@@ -31,6 +44,11 @@ __all__ = [
     "AuthSettings",
     "Blueprint",
     "ConfigurationError",
+    "DownstreamConsentRequired",
+    "DownstreamCredentialError",
+    "DownstreamError",
+    "DownstreamInteractionRequired",
+    "DownstreamUnavailable",
     "Forbidden",
     "FunctionApp",
     "FunctionKeyRouteError",
@@ -47,9 +65,12 @@ __all__ = [
     "TenantPolicy",
     "TenantPolicyContext",
     "UnprotectedFunctionError",
+    "acquire_app_token",
+    "acquire_app_token_async",
     "allow_anonymous",
     "configure",
     "define_permissions",
+    "raise_for_claims_challenge",
     "reset",
     "require_auth",
     "verify_protected",

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .._errors import DownstreamCredentialError
@@ -86,7 +86,7 @@ def managed_identity_assertion(
 
 
 def certificate_credential(settings: DownstreamSettings) -> dict[str, Any]:
-    """The private key and thumbprint MSAL signs its client assertion with.
+    """The private key MSAL signs its client assertion with, and the certificate it names (x5t#S256, x5c).
 
     Raises:
         DownstreamCredentialError: the certificate cannot be read (the message never repeats it).
@@ -107,11 +107,8 @@ def certificate_credential(settings: DownstreamSettings) -> dict[str, Any]:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return {
-        "private_key": key_pem,
-        "thumbprint": certificate.fingerprint(hashes.SHA1()).hex(),  # noqa: S303 - x5t is SHA-1 by definition
-        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
-    }
+    # With the certificate and no thumbprint, MSAL signs with PS256 and names it by its SHA-256 (x5t#S256).
+    return {"private_key": key_pem, "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode()}
 
 
 def _load(data: bytes) -> tuple[Any, x509.Certificate]:

@@ -49,6 +49,14 @@ class _User:
     memos: dict[tuple[str, ...], _Memo] = field(default_factory=dict)
 
 
+class _Session(requests.Session):
+    """A session whose own ``verify`` holds per request (requests otherwise lets REQUESTS_CA_BUNDLE win)."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
 class DownstreamTokens:
     """One per process: MSAL applications per tenant, their shared cache, and the bounded index of users."""
 
@@ -61,7 +69,7 @@ class DownstreamTokens:
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
         self._users: OrderedDict[tuple[str, str], _User] = OrderedDict()
         self._app_memos: dict[tuple[str, ...], _Memo] = {}
-        self._session = requests.Session()
+        self._session = _Session()
         adapter = DeadlineAdapter()
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -139,7 +147,7 @@ class DownstreamTokens:
                 raise DownstreamCredentialError(
                     setting_of(self._settings), f"the managed identity gave no assertion ({error})"
                 ) from None
-            except (requests.RequestException, OSError, ValueError) as error:
+            except (requests.RequestException, OSError, ValueError, msal.exceptions.MsalServiceError) as error:
                 # Entra or the identity endpoint down, slow past the deadline, or answering garbage.
                 logger.warning("downstream token request failed: %s", type(error).__name__)
                 raise unavailable(self._settings) from None

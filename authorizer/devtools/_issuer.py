@@ -12,10 +12,20 @@ from typing import Any
 
 from .._settings.local_settings import FILE_NAME as LOCAL_SETTINGS
 from . import require_development
+from ._clients import Registrations
 from ._dev_ca import ensure_certificates
-from ._local_issuer import LocalIssuerServer
+from ._local_issuer import IDENTITY_PATH, LocalIssuerServer
 from ._server import CorsPolicy
-from ._state import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, STATE_FILE, IssuerState, dev_home, issuer_port
+from ._state import (
+    API_CLIENT_ID,
+    HOME_TENANT,
+    SPA_CLIENT_ID,
+    STATE_FILE,
+    IssuerState,
+    dev_home,
+    identity_header,
+    issuer_port,
+)
 
 __all__ = ["API_CLIENT_ID", "HOME_TENANT", "SPA_CLIENT_ID", "IssuerState", "LocalEntraIssuer"]
 
@@ -37,8 +47,16 @@ class LocalEntraIssuer:
             OSError: the port is taken.
         """
         certificates = ensure_certificates(self.state_dir)
-        self._server = LocalIssuerServer(certificates, self._port, self._origins).start()
-        self.state = IssuerState(self._server.url, str(certificates.ca_bundle), API_CLIENT_ID, HOME_TENANT)
+        header = identity_header(self.state_dir)
+        self._server = LocalIssuerServer(certificates, self._port, self._origins, header).start()
+        self.state = IssuerState(
+            self._server.url,
+            str(certificates.ca_bundle),
+            API_CLIENT_ID,
+            HOME_TENANT,
+            identity_endpoint=self._server.url + IDENTITY_PATH,
+            identity_header=header,
+        )
         self.state.save(self.state_dir / STATE_FILE)
         return self
 
@@ -56,6 +74,11 @@ class LocalEntraIssuer:
     def allow_origin(self, origin: str) -> None:
         """Let a browser page at ``origin`` (a sample SPA, say) read the issuer's answers."""
         self._started().origins.add(origin)
+
+    @property
+    def registrations(self) -> Registrations:
+        """The local tenant's app registrations: secrets, certificates, consent, step-ups a resource demands."""
+        return self._started().flows.registrations
 
     def rotate(self) -> str:
         """Sign with a new key from now on; every earlier key stays published."""

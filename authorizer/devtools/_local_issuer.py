@@ -13,13 +13,18 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import threading
+import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ._dev_ca import Certificates
+from ._downstream_grants import managed_identity_token
 from ._entra_shape import issuer_for
-from ._oauth import OAuthError, OAuthFlows
+from ._oauth import OAuthFlows
+from ._oauth_error import OAuthError
 from ._signing import SigningKeys
 from ._threaded import ThreadedHttpServer
 
@@ -27,6 +32,8 @@ MULTI_TENANT = frozenset({"common", "organizations"})
 MAX_FORM_BYTES = 64 * 1024
 # Rotation needs this header: a page cannot add it without a preflight, which /_dev/ never passes.
 ROTATE_HEADER = "X-Local-Issuer"
+# Where the development managed identity's endpoint answers (IDENTITY_ENDPOINT points here).
+IDENTITY_PATH = "/_dev/managed-identity"
 _METADATA = re.compile(r"^/([^/]+)(/v2\.0)?/\.well-known/openid-configuration$")
 _KEYS = re.compile(r"^/([^/]+)/discovery(/v2\.0)?/keys$")
 _OAUTH = re.compile(r"^/([^/]+)/oauth2(/v2\.0)?/(authorize|token|logout)$")
@@ -35,9 +42,24 @@ _OAUTH = re.compile(r"^/([^/]+)/oauth2(/v2\.0)?/(authorize|token|logout)$")
 class LocalIssuerServer:
     """The issuer on 127.0.0.1; start() and stop() own it."""
 
-    def __init__(self, certificates: Certificates, port: int = 0, origins: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        certificates: Certificates,
+        port: int = 0,
+        origins: frozenset[str] = frozenset(),
+        identity_header: str | None = None,
+    ) -> None:
         # The browser pages (SPA origins) that may read its answers; never "*".
         self.origins = set(origins) - {"*"}
+        # The secret App Service's identity endpoint asks for (IDENTITY_HEADER); None: no endpoint.
+        self.identity_header = identity_header
+        # Token requests by grant type: shows what a client's cache spared.
+        self.token_requests: Counter[str] = Counter()
+        # To see how a client lives with an authority that fails: every token request answers this
+        # status, or waits until released.
+        self.token_fault: int | None = None
+        self.token_hold = threading.Event()
+        self.token_hold.set()
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(str(certificates.cert), str(certificates.key))
         self.keys = SigningKeys()
@@ -60,6 +82,7 @@ class LocalIssuerServer:
         return self
 
     def stop(self) -> None:
+        self.token_hold.set()
         self._http.stop()
 
     def metadata(self, tenant: str, v2: bool) -> dict[str, Any]:
@@ -103,6 +126,8 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
                 self._send(302, b"", {"Location": query["post_logout_redirect_uri"]})
             elif match and match[3] == "logout":
                 self._send(200, b"signed out", {"Content-Type": "text/plain"})
+            elif parts.path == IDENTITY_PATH:
+                self._managed_identity(query)
             else:
                 self._json(404, {"error": "not_found"})
 
@@ -114,13 +139,31 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/_dev/rotate":
                 self._rotate()
             elif (match := _OAUTH.match(path)) and match[3] == "token":
+                issuer.token_requests[form.get("grant_type", "")] += 1
+                issuer.token_hold.wait(60)
+                if issuer.token_fault is not None:
+                    self._json(issuer.token_fault, {"error": "temporarily_unavailable", "error_description": "fault"})
+                    return
                 try:
                     # Any request a page sent carries Origin: only a browser client's grants answer it.
-                    self._json(200, issuer.flows.token(form, from_page="Origin" in self.headers))
+                    answer = issuer.flows.token(
+                        form, from_page="Origin" in self.headers, tenant=match[1], endpoint=issuer.url + path
+                    )
+                    self._json(200, answer)
                 except OAuthError as error:
-                    self._json(400, {"error": error.error, "error_description": error.description})
+                    self._json(error.status, error.body())
             else:
                 self._json(404, {"error": "not_found"})
+
+        def _managed_identity(self, query: dict[str, str]) -> None:
+            # App Service's identity endpoint: only with its secret header, which no web page can send.
+            secret = issuer.identity_header
+            if "Origin" in self.headers or secret is None or self.headers.get("X-IDENTITY-HEADER") != secret:
+                self._json(401, {"statusCode": 401, "message": "X-IDENTITY-HEADER is missing or wrong"})
+            elif not query.get("resource"):
+                self._json(400, {"statusCode": 400, "message": "resource is required"})
+            else:
+                self._json(200, managed_identity_token(query["resource"], issuer.keys, issuer.url, int(time.time())))
 
         def _rotate(self) -> None:
             if "Origin" in self.headers or self.headers.get(ROTATE_HEADER) != "rotate":
@@ -134,7 +177,7 @@ def _handler_for(issuer: LocalIssuerServer) -> type[BaseHTTPRequestHandler]:
             try:
                 self._send(302, b"", {"Location": issuer.flows.authorize(query)})
             except OAuthError as error:
-                self._json(400, {"error": error.error, "error_description": error.description})
+                self._json(error.status, error.body())
 
         def _form(self) -> dict[str, str] | None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .._settings.app_settings import is_loopback_host
+from ._clients import Registrations
+from ._downstream_grants import OBO_GRANT, app_token, on_behalf_of
 from ._entra_shape import (
     LIFETIME_SECONDS,
     ClaimsRequest,
@@ -26,7 +28,9 @@ from ._entra_shape import (
     id_token_claims,
     user_named,
 )
+from ._oauth_error import OAuthError
 from ._signing import SigningKeys, b64url
+from ._state import HOME_TENANT
 
 CODE_SECONDS = 600
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access"})
@@ -34,15 +38,6 @@ OIDC_SCOPES = frozenset({"openid", "profile", "offline_access"})
 BROWSER_GRANTS = frozenset({"authorization_code", "refresh_token"})
 # Codes and refresh tokens kept at most: a dev tool must not grow without bound either.
 MAX_GRANTS = 10_000
-
-
-class OAuthError(Exception):
-    """An OAuth error response: 400 with {"error", "error_description"}."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
 
 
 @dataclass(frozen=True)
@@ -72,9 +67,10 @@ class _Bounded(OrderedDict[str, Any]):
 class OAuthFlows:
     """Issues tokens for the local issuer; safe under the server's threads."""
 
-    def __init__(self, keys: SigningKeys, base_url: str) -> None:
+    def __init__(self, keys: SigningKeys, base_url: str, registrations: Registrations | None = None) -> None:
         self.keys = keys
         self.base_url = base_url
+        self.registrations = registrations or Registrations()
         self._lock = threading.Lock()
         self._codes: _Bounded = _Bounded()
         self._refresh: _Bounded = _Bounded()
@@ -112,8 +108,12 @@ class OAuthFlows:
         answer = {"code": code, **({"state": query["state"]} if "state" in query else {})}
         return f"{redirect_uri}{'?' if mode == 'query' else '#'}{urlencode(answer)}"
 
-    def token(self, form: dict[str, str], *, from_page: bool = False) -> dict[str, Any]:
+    def token(
+        self, form: dict[str, str], *, from_page: bool = False, tenant: str = "organizations", endpoint: str = ""
+    ) -> dict[str, Any]:
         """The token endpoint's JSON answer; ``from_page`` when a web page sent the request (it carried Origin).
+
+        ``tenant`` and ``endpoint`` are the request's path: a client's assertion is addressed to the endpoint.
 
         Raises:
             OAuthError: an unknown grant, a spent or wrong code, a PKCE mismatch, malformed fields, or a
@@ -130,7 +130,19 @@ class OAuthFlows:
             raise OAuthError("invalid_request", f"grant_type {grant_type!r} is not accepted from a browser page")
         scopes = tuple(form.get("scope", "").split())
         version = "1.0" if form.get("token_version") == "1" else "2.0"
+        proved = self.registrations.authenticate(form, endpoint, self.base_url, self.keys.public_key)
+        now = int(time.time())
+        if grant_type == OBO_GRANT:
+            if not proved:
+                raise OAuthError(
+                    "invalid_client", "AADSTS7000218: a client_assertion or client_secret is required", 401
+                )
+            return on_behalf_of(form, client_id, self.keys, self.base_url, self.registrations, now)
+        if grant_type == "client_credentials" and proved:
+            home = tenant if tenant not in ("organizations", "common") else HOME_TENANT
+            return app_token(form, client_id, home, self.keys, self.base_url, now)
         if grant_type == "client_credentials":
+            # The development shortcut for `python -m authorizer token --app-only`: no credential asked.
             request = TokenRequest(
                 client_id,
                 version,

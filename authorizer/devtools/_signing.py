@@ -16,6 +16,10 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _int(text: str) -> int:
+    return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
+
+
 def _b64url_int(value: int) -> str:
     return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
@@ -51,6 +55,22 @@ class SigningKeys:
             del self._published[:-MAX_PUBLISHED_KEYS]
             self._count += 1
         return kid, key
+
+    def public_key(self, kid: str) -> rsa.RSAPublicKey:
+        """A published key, by kid, to verify what this issuer signed.
+
+        Raises:
+            KeyError: no key of that kid is published (any more).
+        """
+        with self._lock:
+            published = next(jwk for jwk in self._published if jwk["kid"] == kid) if self._has(kid) else None
+        if published is None:
+            raise KeyError(kid)
+        numbers = rsa.RSAPublicNumbers(_int(published["e"]), _int(published["n"]))
+        return numbers.public_key()
+
+    def _has(self, kid: str) -> bool:
+        return any(jwk["kid"] == kid for jwk in self._published)
 
     def jwks(self) -> dict[str, Any]:
         with self._lock:

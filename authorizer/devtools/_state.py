@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class IssuerState:
     ca_bundle: str
     api_client_id: str
     home_tenant: str
+    # The development managed identity, as App Service publishes one (for downstream tokens).
+    identity_endpoint: str = ""
+    identity_header: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,9 +64,29 @@ class IssuerState:
 
     def settings(self) -> dict[str, str]:
         """The app settings that point a function app at this issuer (for local.settings.json)."""
-        return {
+        settings = {
             "ENTRA_INSTANCE": self.url,
             "ENTRA_DEV_CA_BUNDLE": self.ca_bundle,
             "ENTRA_TENANT_ID": self.home_tenant,
             "ENTRA_CLIENT_ID": self.api_client_id,
         }
+        if self.identity_endpoint:
+            # Downstream tokens, secretless: the local issuer plays the function app's managed identity.
+            settings |= {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self.identity_header}
+        return settings
+
+
+IDENTITY_HEADER_FILE = "identity-header"
+
+
+def identity_header(directory: Path) -> str:
+    """The development identity endpoint's secret: made once per user and kept, so local settings stay valid."""
+    path = directory / IDENTITY_HEADER_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = secrets.token_hex(16)
+    # Readable by its owner only, from the first byte.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(secret)
+    return secret
