@@ -8,7 +8,7 @@ import azure.functions as func
 
 import authorizer
 from authorizer import allow_anonymous, require_auth
-from shared import sample_data
+from shared import graph, sample_data
 from shared.responses import bad_request, json_response
 
 if TYPE_CHECKING:
@@ -105,6 +105,20 @@ def approve_order(req: func.HttpRequest, principal: Principal) -> func.HttpRespo
     if order is None:
         return json_response({"error": "not_found", "error_description": "There is no such order."}, 404)
     return json_response({"order": order, **_sample_for(principal)})
+
+
+# Calling another API as the signed-in user (on-behalf-of): the profile Graph keeps, and mail, whose
+# mailbox demands a stronger sign-in (authentication context c2); the challenge goes back to the SPA.
+@app.route(route="api/me/profile", methods=["GET"])
+@require_auth(scopes=["Profile.Read"])
+def my_profile(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return graph.relay("/v1.0/me", principal.acquire_token([graph.USER_READ]))
+
+
+@app.route(route="api/me/messages", methods=["GET"])
+@require_auth(scopes=["Profile.Read"])
+def my_messages(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+    return graph.relay("/v1.0/me/messages", principal.acquire_token([graph.MAIL_READ]))
 
 
 crm = authorizer.Blueprint()

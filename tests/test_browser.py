@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 import authorizer
 import authorizer._functions.runtime
+from authorizer.devtools._graph import LocalGraph, graph_settings
 from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from authorizer.devtools._server import CorsPolicy, DevServer, routes_of
 from authorizer.devtools._spa import SpaServer, spa_config
@@ -85,9 +86,25 @@ def spa() -> Iterator[SpaServer]:
 
 
 @pytest.fixture(scope="module")
-def api(entra: LocalEntraIssuer, spa: SpaServer) -> Iterator[DevServer]:
+def graph(entra: LocalEntraIssuer) -> Iterator[LocalGraph]:
+    state = entra.started_state()
+    server = LocalGraph(graph_settings(state.url, state.ca_bundle, HOME_TENANT)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(entra: LocalEntraIssuer, spa: SpaServer, graph: LocalGraph) -> Iterator[DevServer]:
     state = entra.state
     assert state is not None
+    # What the app's process gets under func start: Graph's address and the local managed identity.
+    downstream = {
+        "GRAPH_BASE_URL": graph.url,
+        "IDENTITY_ENDPOINT": state.identity_endpoint,
+        "IDENTITY_HEADER": state.identity_header,
+    }
+    saved = {name: os.environ.get(name) for name in downstream}
+    os.environ.update(downstream)
     environ = {
         "ENTRA_TENANT_ID": HOME_TENANT,
         "ENTRA_CLIENT_ID": API_CLIENT_ID,
@@ -108,6 +125,11 @@ def api(entra: LocalEntraIssuer, spa: SpaServer) -> Iterator[DevServer]:
     server.stop()
     sys.modules.pop("function_app", None)
     authorizer.configure(environ=None, tenant_policy=None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +252,24 @@ def test_a_key_rotation_mid_session_still_answers_200(page: Page, entra: LocalEn
     assert answer["status"] == 200
     keys = authorizer._functions.runtime.current().authenticator.authority.key_set.value or {}
     assert new_kid in keys
+
+
+def test_the_profile_comes_from_graph_and_the_mailboxs_step_up_is_met_in_a_popup(page: Page, api: DevServer) -> None:
+    sign_in(page, "ada")
+    profile = click_and_read(page, "#profile")
+    # The API exchanged ada's token for one to Graph, which answered with ada.
+    assert profile["status"] == 200
+    assert profile["body"]["id"] == "dddddddd-0000-4000-8000-000000000001"
+    assert profile["body"]["requestedBy"]["appId"] == API_CLIENT_ID
+    page.evaluate("document.getElementById('result').removeAttribute('data-status')")
+    page.click("#messages")
+    page.wait_for_selector("#result[data-stepped-up]")
+    answer = json.loads(page.inner_text("#result"))
+    # Graph's mailbox asked for c2; the challenge went through the API to MSAL.js, met in a popup, then 200.
+    assert answer["steppedUp"] is True and answer["status"] == 200
+    assert answer["body"]["value"][0]["subject"] == "Your order shipped"
+    calls = [exchange for exchange in api.exchanges if exchange == ("GET", "/api/me/messages")]
+    assert len(calls) == 2
 
 
 def test_make_demo_in_an_ordinary_browser_after_the_readmes_one_step(

@@ -366,3 +366,34 @@ def test_the_callers_token_and_the_downstream_tokens_are_never_logged(entra: Loc
         profile(http_request(token))
         mail(http_request(token))
     assert_no_token_material(logs.records, [token, *profile.seen])
+
+
+def test_the_local_graph_admits_what_on_behalf_of_delivered_and_nothing_else(entra: LocalEntraIssuer) -> None:
+    import requests
+
+    from authorizer.devtools._graph import LocalGraph, graph_settings
+
+    state = entra.started_state()
+    graph = LocalGraph(graph_settings(state.url, state.ca_bundle, HOME_TENANT)).start()
+    try:
+        configure(entra)
+        answers: list[dict[str, Any]] = []
+
+        @require_auth(scopes=["Orders.Read"])
+        def profile(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+            token = principal.acquire_token([USER_READ])
+            response = requests.get(f"{graph.url}/v1.0/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            answers.append({"status": response.status_code, **response.json()})
+            return func.HttpResponse("ok")
+
+        token = user_token(entra)
+        assert profile(http_request(token)).status_code == 200
+        # The downstream API validated audience, issuer, lifetime and scope, and names who is calling.
+        assert answers[0]["status"] == 200
+        assert answers[0]["id"] == "dddddddd-0000-4000-8000-000000000001"
+        assert answers[0]["requestedBy"] == {"appId": API_CLIENT_ID, "scopes": ["User.Read"]}
+        # The caller's own token, meant for this API, is no key to the downstream one.
+        direct = requests.get(f"{graph.url}/v1.0/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert direct.status_code == 401
+    finally:
+        graph.stop()

@@ -55,7 +55,8 @@ def test_the_sample_apps_requirements_are_the_packages_dependencies_and_the_extr
     ]
     project = PYPROJECT["project"]
     extras = project["optional-dependencies"]
-    assert sorted(listed) == sorted([*project["dependencies"], *extras["keyvault"], *extras["ratelimit"]])
+    used = [*extras["keyvault"], *extras["downstream"], *extras["ratelimit"]]
+    assert sorted(listed) == sorted([*project["dependencies"], *used])
 
 
 def test_the_version_is_written_once() -> None:

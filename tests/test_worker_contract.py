@@ -38,6 +38,8 @@ KNOWN_FUNCTIONS = {
     "crm_create_contact",
     "crm_proposals",
     "approve_order",
+    "my_profile",
+    "my_messages",
     "oauth_protected_resource",
 }
 
@@ -57,6 +59,9 @@ class Policy:
     short_error: str = "insufficient_scope"
     # Route parameters, as the host fills them from the URL.
     params: dict[str, str] = field(default_factory=dict)
+    # A token that passes goes on to a downstream API: judged by test_worker_downstream.py, with a real
+    # on-behalf-of exchange; here only the refusals.
+    calls_downstream: bool = False
 
 
 POLICIES = {
@@ -81,6 +86,8 @@ POLICIES = {
         short_error="insufficient_claims",
         params={"order_id": "1001"},
     ),
+    "my_profile": Policy(passes={"scp": "Profile.Read"}, falls_short={"scp": "Orders.Read"}, calls_downstream=True),
+    "my_messages": Policy(passes={"scp": "Profile.Read"}, falls_short={"scp": "Orders.Read"}, calls_downstream=True),
     "crm_list_accounts": Policy(
         passes={"scp": "Crm.Read.Team", "roles": ["Accounts.Read.Team"]},
         falls_short={"scp": "Crm.Read.My", "roles": ["Accounts.Read.Team"]},
@@ -147,8 +154,9 @@ def cases_for(issuer: LocalIssuer) -> list[Case]:
             Case(name, "no token", 401),
             Case(name, "tampered", 401, forged),
             Case(name, "falls short", policy.short_status, short),
-            Case(name, "passes", policy.status, good),
         ]
+        if not policy.calls_downstream:
+            cases.append(Case(name, "passes", policy.status, good))
     for name, roles in APP_ONLY.items():
         cases.append(Case(name, "app-only", 200, issuer.token(now, app_only=True, roles=roles)))
     return cases
@@ -304,7 +312,7 @@ def test_create_order_records_the_caller_as_its_creator(run: Run) -> None:
 
 
 def test_every_protected_function_receives_its_caller(run: Run) -> None:
-    for name in POLICIES.keys() - {"me"}:
+    for name in {name for name, policy in POLICIES.items() if not policy.calls_downstream} - {"me"}:
         assert run.body(name, "passes")["caller"] == {"oid": USER_OID, "client_app_id": SPA_CLIENT_ID}, name
     assert run.body("list_orders", "app-only")["caller"] == {"oid": DAEMON_OID, "client_app_id": DAEMON_CLIENT_ID}
 

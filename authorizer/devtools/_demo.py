@@ -15,6 +15,7 @@ from dataclasses import replace
 from types import FrameType
 
 from . import require_development
+from ._graph import LocalGraph, graph_settings
 from ._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from ._server import CorsPolicy, DevServer, route_prefix_of, routes_of
 from ._spa import REPO, SpaServer, spa_config
@@ -42,8 +43,11 @@ def main() -> int:
     except OSError as error:
         print(f"the local issuer cannot start: {error} (set LOCAL_ISSUER_PORT to use another port)")
         return 2
-    api = spa = None
+    api = spa = graph = None
     try:
+        state = issuer.started_state()
+        # Microsoft Graph, as far as the sample's profile and mail go: this library guards it too.
+        graph = LocalGraph(graph_settings(issuer.url, state.ca_bundle, HOME_TENANT)).start()
         api_url = f"http://127.0.0.1:{api_port}"
         # The embedded defaults: the local issuer, a static allowed-tenants list, no Key Vault.
         os.environ.update(
@@ -54,6 +58,10 @@ def main() -> int:
                 "ENTRA_DEV_CA_BUNDLE": issuer.started_state().ca_bundle,
                 "ENTRA_ALLOWED_TENANTS": PARTNER_TENANT,
                 "PROTECTED_RESOURCE_URL": api_url,
+                # Downstream calls: the local Graph, and the issuer playing the function app's managed identity.
+                "GRAPH_BASE_URL": graph.url,
+                "IDENTITY_ENDPOINT": state.identity_endpoint,
+                "IDENTITY_HEADER": state.identity_header,
             }
         )
         os.environ.pop("KEY_VAULT_URL", None)
@@ -63,17 +71,17 @@ def main() -> int:
         api = DevServer(routes, cors, port=api_port).start()
         config = spa_config(issuer.url, api.url, SPA_CLIENT_ID, API_CLIENT_ID)
         spa = SpaServer(config, port=spa_port).start()
-        print(banner(issuer, api.url, spa.url), flush=True)
+        print(banner(issuer, api.url, spa.url, graph.url), flush=True)
         stopping.wait()
     finally:
-        for server in (spa, api):
+        for server in (spa, api, graph):
             if server is not None:
                 server.stop()
         issuer.stop()
     return 0
 
 
-def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str) -> str:
+def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str, graph_url: str) -> str:
     scope = f"api://{API_CLIENT_ID}"
     # Asked for as `python -m authorizer token` asks: the command line's client, ada's password grant.
     reader = issuer.token(
@@ -88,6 +96,7 @@ Local development server (not the Functions host; `func start` runs the real one
   API         {api_url}   (function_app.py, converted as the Python worker does)
   SPA         {spa_url}/   (samples/spa, MSAL.js against the local issuer)
   issuer      {issuer.url}   (local Entra-shaped issuer; its CA: {issuer.started_state().ca_bundle})
+  graph       {graph_url}   (Graph-shaped: /v1.0/me and /v1.0/me/messages, for on-behalf-of calls)
 
 To sign in at {spa_url}/ in your browser, trust the issuer's CA once (then restart the browser):
   make trust-dev-ca

@@ -87,6 +87,12 @@ $("me").onclick = () => call("/api/me");
 $("orders").onclick = () => call("/api/orders");
 $("create-order").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Write"], body: { item: "Tea", quantity: 2 } });
 $("create-order-read-only").onclick = () => call("/api/orders", { method: "POST", scopes: ["Orders.Read"], body: { item: "Tea" } });
+$("profile").onclick = () => call("/api/me/profile", { scopes: ["Profile.Read"] });
+$("messages").onclick = async () => {
+  const answer = await call("/api/me/messages", { scopes: ["Profile.Read"] });
+  $("result").textContent = JSON.stringify(answer, null, 2);
+  $("result").dataset.steppedUp = String(Boolean(answer.steppedUp));
+};
 $("approve").onclick = async () => {
   const answer = await call("/api/orders/1001/approve", { method: "POST", scopes: ["Orders.Write"] });
   $("result").textContent = JSON.stringify(answer, null, 2);

@@ -20,6 +20,7 @@ def run_harness(
     python: Path = WORKER_PYTHON,
     app_directory: Path = REPO,
     host_directory: Path = REPO,
+    sequential: bool = False,
 ) -> dict[str, Any]:
     """The harness's report on ``requests``, run by the real worker with ``app_settings`` as its environment.
 
@@ -36,7 +37,7 @@ def run_harness(
         for name, value in os.environ.items()
         if not name.startswith(("ENTRA_", "KEY_VAULT_")) and name != "PYTHONPATH"
     }
-    arguments = [str(folder / "cases.json"), str(folder / "results.json")]
+    arguments = [str(folder / "cases.json"), str(folder / "results.json"), *(["--sequential"] if sequential else [])]
     completed = subprocess.run(  # noqa: S603 - the project's own interpreter and harness
         # -m from host_directory: the harness is importable from there, and the app from its script root.
         [str(python), "-m", "tests.worker.harness", *arguments],

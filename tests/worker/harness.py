@@ -145,7 +145,7 @@ async def start_app(app_directory: Path) -> StartedApp:
     return started
 
 
-async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, Any]:
+async def host(cases: list[dict[str, Any]], app_directory: Path, sequential: bool = False) -> dict[str, Any]:
     worker.start_threadpool_executor()
     try:
         started = await start_app(app_directory)
@@ -174,7 +174,11 @@ async def host(cases: list[dict[str, Any]], app_directory: Path) -> dict[str, An
         }
         report["loads"] = started.loads
         indexed = [case for case in cases if case["function"] in functions]
-        answers = await asyncio.gather(*(invoke(case, functions[case["function"]].function_id) for case in indexed))
+        if sequential:
+            # Each invocation after the one before: what a case leaves behind (a cached token) is the next one's.
+            answers = [await invoke(case, functions[case["function"]].function_id) for case in indexed]
+        else:
+            answers = await asyncio.gather(*(invoke(case, functions[case["function"]].function_id) for case in indexed))
         report["answers"] = {case["id"]: answer for case, answer in zip(indexed, answers, strict=True)}
         return report
     finally:
@@ -185,11 +189,12 @@ def main() -> None:
     # The worker and the app log through `logging`: to stderr, which the test shows on failure.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     cases_path, results_path = map(Path, sys.argv[1:3])
+    sequential = "--sequential" in sys.argv[3:]
     app_directory = Path(os.environ.get(SCRIPT_ROOT, REPO))
     # What the host's worker.py launcher does before it starts the worker: the app's folder, last on sys.path.
     sys.path.append(str(app_directory))
     cases = json.loads(cases_path.read_text())
-    results_path.write_text(json.dumps(asyncio.run(host(cases, app_directory))))
+    results_path.write_text(json.dumps(asyncio.run(host(cases, app_directory, sequential))))
 
 
 if __name__ == "__main__":
