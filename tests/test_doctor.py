@@ -439,3 +439,53 @@ def test_the_rate_limit_store_is_read_and_pinged_within_its_deadline(
     line = finding(text, "rate limit store")
     assert code == 1 and "RATE_LIMIT_STORAGE_URL" in line and "RATE_LIMIT_REDIS_PASSWORD" in line
     assert "k3y" not in text
+
+
+def test_the_downstream_chain_is_checked_once_a_setting_says_the_app_calls_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, issuer: LocalIssuer
+) -> None:
+    monkeypatch.chdir(REPO)
+    entra = LocalEntraIssuer(tmp_path / "issuer").start()
+    try:
+        state = entra.started_state()
+        local = {**state.settings(), "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
+        # The identity endpoint reaches the process as the platform's variables (func start's, here).
+        monkeypatch.setenv("IDENTITY_ENDPOINT", state.identity_endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", state.identity_header)
+        code, text = checkup(local)
+        assert code == 0, text
+        assert "[  ok] downstream credential: managed_identity: Entra answered a token request" in text
+        # No managed identity enabled: the fix says how.
+        monkeypatch.delenv("IDENTITY_ENDPOINT")
+        code, text = checkup(local)
+        line = finding(text, "downstream credential")
+        assert code == 1 and "[FAIL]" in line and "az functionapp identity assign" in line
+        # A secret Entra refuses: named, never shown; outside Development a secret is warned about too.
+        secret = {**local, "ENTRA_CLIENT_CREDENTIAL": "secret", "ENTRA_CLIENT_SECRET": "not-the-secret"}
+        code, text = checkup(secret)
+        assert code == 1 and "not-the-secret" not in text
+        assert "invalid_client" in finding(text, "downstream credential")
+        entra.registrations.add_secret(state.api_client_id, "not-the-secret")
+        code, text = checkup(secret)
+        assert code == 0, text
+        assert "[warn] downstream credential" not in text
+    finally:
+        entra.stop()
+    # Nothing says the app calls downstream APIs: nothing to check.
+    code, text = checkup(auth_environ(issuer))
+    assert "downstream credential" not in text
+
+
+def test_a_client_secret_outside_development_is_warned_about() -> None:
+    from authorizer._doctor.downstream import downstream_checks
+    from authorizer._settings.app_settings import AuthSettings
+
+    environ = {
+        "ENTRA_TENANT_ID": HOME_TENANT,
+        "ENTRA_CLIENT_ID": "aaaaaaaa-0000-4000-8000-00000000a91e",
+        "ENTRA_CLIENT_CREDENTIAL": "secret",
+        "ENTRA_CLIENT_SECRET": "a-secret",
+    }
+    # The first finding, before any request is made: a secret works, and is warned about in Production.
+    first = next(downstream_checks(AuthSettings.from_environ(environ), environ))
+    assert first.status == "warn" and "managed_identity" in first.fix and "a-secret" not in first.detail

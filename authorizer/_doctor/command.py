@@ -37,6 +37,7 @@ from .checks import (
     settings_checks,
     tenants,
 )
+from .downstream import downstream_checks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +143,7 @@ def _steps(environ: Mapping[str, str], app_module: str) -> Iterator[Check]:
     store = rate_limit_store(environ)
     if store is not None:
         yield store
+    yield from downstream_checks(settings, environ)
     yield from advice(settings)
 
 

@@ -72,7 +72,11 @@ class IssuerState:
         }
         if self.identity_endpoint:
             # Downstream tokens, secretless: the local issuer plays the function app's managed identity.
-            settings |= {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self.identity_header}
+            settings |= {
+                "ENTRA_CLIENT_CREDENTIAL": "managed_identity",
+                "IDENTITY_ENDPOINT": self.identity_endpoint,
+                "IDENTITY_HEADER": self.identity_header,
+            }
         return settings
 
 
