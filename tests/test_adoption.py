@@ -59,6 +59,22 @@ FUNCTION_APP = """
         return func.HttpResponse(json.dumps({"oid": principal.oid}), mimetype="application/json")
 
 
+    @app.route(route="profile", methods=["GET"])
+    @require_auth(scopes=["Orders.Read"])
+    def profile(req: func.HttpRequest, principal: Principal) -> func.HttpResponse:
+        import os
+
+        import requests
+
+        # On behalf of the caller, to Graph (locally, the Graph-shaped API in GRAPH_BASE_URL).
+        token = principal.acquire_token(["https://graph.microsoft.com/User.Read"])
+        answer = requests.get(
+            os.environ["GRAPH_BASE_URL"] + "/v1.0/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        authorizer.raise_for_claims_challenge(answer.status_code, answer.headers)
+        return func.HttpResponse(answer.text, status_code=answer.status_code, mimetype="application/json")
+
+
     @app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer")
     def nightly(timer: func.TimerRequest) -> None:
         return None
@@ -192,7 +208,7 @@ def test_the_worker_indexes_both_http_functions_and_keeps_the_timer(adopted: Ado
     assert adopted.report["init_error"] is None, adopted.report["init_error"]
     assert adopted.report["metadata_error"] is None
     functions = adopted.report["functions"]
-    assert set(functions) == {"list_orders", "me", "nightly"}
+    assert set(functions) == {"list_orders", "me", "profile", "nightly"}
     assert functions["nightly"]["raw_bindings"][0]["type"] == "timerTrigger"
     orders_trigger = functions["list_orders"]["raw_bindings"][0]
     assert (orders_trigger["route"], orders_trigger["authLevel"]) == ("orders", "ANONYMOUS")
@@ -281,3 +297,45 @@ def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_nod
     # Node is on this machine (the SPA's MSAL.js needs it), and the commands above could not reach it.
     assert shutil.which("node") is not None
     assert shutil.which("node", path=environment["PATH"]) is None
+
+
+def test_a_protected_function_calls_graph_on_behalf_of_its_caller_from_the_installed_package(
+    adopting: AdoptingApp, adopted: Adopted, wheel: Path
+) -> None:
+    from authorizer.devtools._graph import LocalGraph, graph_settings
+    from authorizer.devtools._issuer import API_CLIENT_ID, SPA_CLIENT_ID, LocalEntraIssuer
+
+    pip(adopting.python, f"{wheel}[downstream]")
+    entra = LocalEntraIssuer(adopting.root / "entra").start()
+    state = entra.started_state()
+    graph = LocalGraph(graph_settings(state.url, state.ca_bundle, HOME_TENANT)).start()
+    try:
+        token = entra.token(
+            tenant=HOME_TENANT,
+            grant_type="password",
+            client_id=SPA_CLIENT_ID,
+            username="ada",
+            scope=f"api://{API_CLIENT_ID}/Orders.Read",
+        )
+        settings = {**state.settings(), "AZURE_FUNCTIONS_ENVIRONMENT": "Development", "GRAPH_BASE_URL": graph.url}
+        cases = [request(case, "profile", "profile", token) for case in ("profile", "profile again")]
+        report = run_harness(
+            cases,
+            settings,
+            adopting.root,
+            python=adopting.python,
+            app_directory=adopting.app,
+            host_directory=adopting.host,
+            sequential=True,
+        )
+        requests_made = entra._started().token_requests["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    finally:
+        graph.stop()
+        entra.stop()
+    assert report["init_error"] is None, report["init_error"]
+    answers = [report["answers"][case] for case in ("profile", "profile again")]
+    assert [answer.get("status") for answer in answers] == [200, 200], answers
+    # Graph admitted a token for ada, asked for by this API; the repeat came from MSAL's cache.
+    body = json.loads(answers[0]["body"])
+    assert (body["id"], body["requestedBy"]["appId"]) == (USER_OID, API_CLIENT_ID)
+    assert requests_made == 1
