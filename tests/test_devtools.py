@@ -424,3 +424,24 @@ def test_make_demo_serves_and_its_printed_commands_work(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.errors
     # Stopped: the token command must not find the address of an issuer that is gone.
     assert not issuer_address.exists()
+
+
+def test_the_development_managed_identity_answers_only_its_secret_header_and_never_a_page(
+    entra: LocalEntraIssuer,
+) -> None:
+    state = entra.started_state()
+    endpoint = f"{state.identity_endpoint}?api-version=2019-08-01&resource=api://AzureADTokenExchange"
+
+    def ask(headers: dict[str, str]) -> requests.Response:
+        return requests.get(endpoint, headers=headers, verify=state.ca_bundle, timeout=5)
+
+    assert ask({}).status_code == 401
+    assert ask({"X-IDENTITY-HEADER": "guessed"}).status_code == 401
+    # A page cannot send the header without a preflight, and a request carrying Origin is refused anyway.
+    assert ask({"X-IDENTITY-HEADER": state.identity_header, "Origin": PAGE}).status_code == 401
+    answered = ask({"X-IDENTITY-HEADER": state.identity_header})
+    assert answered.status_code == 200
+    claims = claims_of(answered.json()["access_token"])
+    assert claims["aud"] == "api://AzureADTokenExchange" and claims["idtyp"] == "app"
+    # The header is the same across runs of the issuer: a local.settings.json keeps working.
+    assert state.settings()["IDENTITY_HEADER"] == state.identity_header
