@@ -24,6 +24,7 @@ import requests
 from .._errors import DownstreamCredentialError, DownstreamError
 from .._remote.deadline import Deadline, DeadlineAdapter
 from .._settings.app_settings import AuthSettings
+from .._telemetry.signals import KIND, RESULT, listening
 from .._token.principal import Principal
 from .credential import AssertionRefused, client_credential
 from .outcomes import refusal, setting_of, token_of, unavailable
@@ -47,6 +48,26 @@ class _User:
 
     account: dict[str, Any] | None = None
     memos: dict[tuple[str, ...], _Memo] = field(default_factory=dict)
+
+
+ON_BEHALF_OF = "on_behalf_of"
+APP = "app"
+_attributes = {
+    (kind, result): {KIND: kind, RESULT: result}
+    for kind in (ON_BEHALF_OF, APP)
+    for result in ("hit", "miss", "failure")
+}
+
+
+def _count(kind: str, result: str) -> None:
+    found = listening()
+    if found is not None:
+        found.downstream_requests.add(1, _attributes[kind, result])
+
+
+def _source(result: dict[str, Any]) -> str:
+    # MSAL marks where its answer came from: its cache, or the identity provider.
+    return "hit" if result.get("token_source") == "cache" else "miss"
 
 
 class _Session(requests.Session):
@@ -92,9 +113,15 @@ class DownstreamTokens:
                 self._users.move_to_end(key)
                 memo = user.memos.get(wanted)
                 if memo is not None and self._clock() < memo.usable_until:
+                    _count(ON_BEHALF_OF, "hit")
                     return memo.token
-        result = self._exchange(principal, assertion, list(scopes), user)
-        token = token_of(result, self._settings, scopes, "on_behalf_of")
+        try:
+            result = self._exchange(principal, assertion, list(scopes), user)
+            token = token_of(result, self._settings, scopes, ON_BEHALF_OF)
+        except DownstreamError:
+            _count(ON_BEHALF_OF, "failure")
+            raise
+        _count(ON_BEHALF_OF, _source(result))
         self._remember(key, principal, wanted, token, result)
         return token
 
@@ -108,10 +135,17 @@ class DownstreamTokens:
         with self._lock:
             memo = self._app_memos.get(wanted)
             if memo is not None and self._clock() < memo.usable_until:
+                _count(APP, "hit")
                 return memo.token
-        # MSAL looks in its cache first for client credentials, and asks Entra only when it must.
-        result = self._within_deadline(lambda: self._app(self._auth.tenant_id).acquire_token_for_client(list(scopes)))
-        token = token_of(result, self._settings, scopes, "app")
+        try:
+            # MSAL looks in its cache first for client credentials, and asks Entra only when it must.
+            home = self._auth.tenant_id
+            result = self._within_deadline(lambda: self._app(home).acquire_token_for_client(list(scopes)))
+            token = token_of(result, self._settings, scopes, APP)
+        except DownstreamError:
+            _count(APP, "failure")
+            raise
+        _count(APP, _source(result))
         with self._lock:
             self._app_memos[wanted] = _Memo(token, self._usable_until(result))
         return token

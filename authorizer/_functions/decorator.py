@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.functions as func
 
-from .._errors import AuthContextRequired, AuthError, DownstreamError
+from .._errors import DownstreamError
 from .._policy.rate_limits import parse_limits
 from .._policy.requirements import Requirement, build_requirement
 from .._remote.refresh import WouldBlock
-from .._token.authenticator import Trace
 from .._token.delegation import begin, end
 from .._token.principal import Principal
 from . import runtime
-from .answers import SERVER_ERROR, answer_for, to_http_response
-from .decision_log import log_decision
+from .authorize import authorizer_of, begin_decision
 from .downstream_answers import refuse_downstream
 from .markers import ANONYMOUS, FunctionName, attach_name, mark, refuse_unless_plain_function
 from .rate_gate import RateGate
@@ -33,7 +30,6 @@ _HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
-logger = logging.getLogger("authorizer")
 
 
 def require_auth(
@@ -151,17 +147,18 @@ def _wrap(
     request_name: str,
     gate: RateGate | None,
 ) -> Callable[..., Any]:
-    authorize = _authorizer(name, requirement)
+    authorize = authorizer_of(name, requirement)
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             request = _find_request(request_name, args, kwargs)
+            trace = begin_decision(name)
             try:
-                outcome = authorize(request, False)
+                outcome = authorize(request, False, trace)
             except WouldBlock:
                 # A cold fetch runs on a worker thread so the event loop keeps serving.
-                outcome = await asyncio.to_thread(authorize, request, True)
+                outcome = await asyncio.to_thread(authorize, request, True, trace)
             if type(outcome) is not Principal:
                 return outcome
             if gate is not None:
@@ -187,7 +184,7 @@ def _wrap(
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         request = _find_request(request_name, args, kwargs)
-        outcome = authorize(request, True)
+        outcome = authorize(request, True, begin_decision(name))
         if type(outcome) is not Principal:
             return outcome
         if gate is not None:
@@ -209,52 +206,6 @@ def _wrap(
         return result if gate is None else gate.annotate(result, verdict)
 
     return wrapper
-
-
-def _authorizer(
-    name: FunctionName, requirement: Requirement
-) -> Callable[[func.HttpRequest | None, bool], Principal | func.HttpResponse]:
-    """The per-function check: the caller, or the response that refuses it. Raises only WouldBlock."""
-    check = requirement.check
-
-    def authorize(request: func.HttpRequest | None, allow_io: bool) -> Principal | func.HttpResponse:
-        trace = Trace()
-        try:
-            if request is None:
-                raise TypeError("no HttpRequest argument reached the protected function")
-            principal = runtime.current().authenticator.authenticate(
-                request.headers.get("Authorization"), allow_io=allow_io, trace=trace
-            )
-            # Policy only ever sees an authenticated caller from an allowed tenant.
-            check(principal)
-        except WouldBlock:
-            raise
-        except AuthError as error:
-            answer = answer_for(
-                error,
-                runtime.settings(),
-                requirement.challenge_scopes(),
-                metadata_served=runtime.metadata_served(),
-                authorization_uri=_authorize_endpoint(error),
-            )
-            log_decision(name.value, answer.status, type(error).__name__, trace)
-            return to_http_response(answer)
-        except Exception:
-            # Never "invalid token" for our own failure, and never a pass: a generic 500.
-            logger.exception("authorization failed unexpectedly in %s", name.value)
-            log_decision(name.value, SERVER_ERROR.status, "unexpected_error", trace)
-            return to_http_response(SERVER_ERROR)
-        log_decision(name.value, 200, "authorized", trace)
-        return principal
-
-    return authorize
-
-
-def _authorize_endpoint(error: AuthError) -> str | None:
-    # Only a claims challenge names it; read from the metadata in hand, never fetched for a refusal.
-    if not isinstance(error, AuthContextRequired):
-        return None
-    return runtime.current().authenticator.authority.authorization_endpoint()
 
 
 def _authorization(request: func.HttpRequest | None) -> str:

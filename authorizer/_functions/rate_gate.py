@@ -9,6 +9,7 @@ import azure.functions as func
 
 from .._errors import AuthError, RateLimited, RateLimitStoreUnavailable
 from .._policy.rate_counter import Verdict, caller_key
+from .._telemetry.signals import FUNCTION, listening
 from .._token.authenticator import Trace
 from .._token.principal import Principal
 from . import runtime
@@ -53,6 +54,9 @@ class RateGate:
             else RateLimited(retry_after, verdict.headers)
         )
         answer = answer_for(error, runtime.settings())
+        found = listening()
+        if found is not None and not verdict.store_failed:
+            found.rate_limit_refusals.add(1, {FUNCTION: self.function.value})
         log_decision(self.function.value, answer.status, type(error).__name__, Trace(claims=principal.claims))
         return to_http_response(answer)
 

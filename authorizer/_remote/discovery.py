@@ -55,12 +55,13 @@ class Authority:
                 clock,
                 rng,
                 spawn,
+                source="metadata",
             )
             for version in ("2.0", "1.0")
         }
         # Entra signs v1 and v2 tokens with one key set; we read it where v2 metadata points.
         self.key_set: RefreshingValue[dict[str, VerificationKey]] = RefreshingValue(
-            "signing keys", self._load_keys, policy, clock, rng, spawn
+            "signing keys", self._load_keys, policy, clock, rng, spawn, source="jwks"
         )
         self.keys = SigningKeys(self.key_set)
 

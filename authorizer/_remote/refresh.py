@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
+from .._telemetry.signals import count_refresh, fetch_span
 from .fetch import HUGE_DELAY, FetchError
 
 T = TypeVar("T")
@@ -95,8 +96,11 @@ class RefreshingValue(Generic[T]):
         clock: Clock,
         rng: random.Random | None = None,
         spawn: Spawn = spawn_daemon,
+        source: str | None = None,
     ) -> None:
         self.name = name
+        # What telemetry calls this value's refreshes: metadata, jwks or key_vault.
+        self.source = source
         self._load = load
         self._policy = policy
         self._clock = clock
@@ -229,6 +233,7 @@ class RefreshingValue(Generic[T]):
         loaded: T | None = None
         retry_hint: float | None = None
         failure: str | None = None
+        finish = fetch_span(self.source) if self.source is not None else None
         try:
             loaded = self._load()
         except FetchError as error:
@@ -236,6 +241,9 @@ class RefreshingValue(Generic[T]):
         except Exception as error:  # noqa: BLE001 - a loader bug must not leave waiters hanging
             failure = f"{type(error).__name__}: {error}"
             logger.exception("%s: loader raised unexpectedly", self.name)
+        if self.source is not None and finish is not None:
+            count_refresh(self.source, loaded is not None)
+            finish(loaded is not None, None if loaded is not None else "fetch_failed")
         with self._changed:
             now = self._clock()
             self._in_flight = False

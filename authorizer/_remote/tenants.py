@@ -126,5 +126,6 @@ def key_vault_tenant_policy(
         clock,
         rng,
         spawn,
+        source="key_vault",
     )
     return RefreshingTenantPolicy(home_tenant, fixed, fetched)

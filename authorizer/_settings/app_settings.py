@@ -50,6 +50,9 @@ class AuthSettings:
     allow_guests: bool = False
     # "external" for an External ID tenant, whose users sign in with social and email accounts.
     tenant_type: str = "workforce"
+    # Opt-ins of telemetry: tenant and client app ids as attributes (cardinality), user ids on spans.
+    telemetry_tenant_ids: bool = False
+    telemetry_user_ids: bool = False
 
     @property
     def is_development(self) -> bool:
@@ -115,6 +118,8 @@ class AuthSettings:
             environment=environment,
             allow_guests=read(lambda: reader.flag("ENTRA_ALLOW_GUESTS"), False),
             tenant_type=read(lambda: reader.tenant_type("ENTRA_TENANT_TYPE", instance), "workforce"),
+            telemetry_tenant_ids=read(lambda: reader.flag("ENTRA_TELEMETRY_TENANT_IDS"), False),
+            telemetry_user_ids=read(lambda: reader.flag("ENTRA_TELEMETRY_USER_IDS"), False),
         )
         if problems:
             raise ConfigurationError.all_of(problems)

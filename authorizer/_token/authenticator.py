@@ -11,6 +11,7 @@ from .._remote.discovery import Authority
 from .._remote.refresh import Clock
 from .._remote.tenants import TenantPolicy
 from .._settings.app_settings import AuthSettings
+from .._telemetry.signals import RESULT, listening
 from .cache import TokenCache, ValidatedToken, entry_size, token_digest
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest
@@ -36,6 +37,9 @@ class Trace:
     kid: str | None = None
     # Claims whose signature has been verified (or those of a cached caller), once known.
     claims: Mapping[str, Any] | None = None
+    # When the decision began (perf_counter), and its span when an SDK records spans.
+    started: float = 0.0
+    span: Any = None
 
     def ids(self) -> tuple[str | None, str | None, str | None]:
         """tid, oid and the client app id, once the token got past its signature check."""
@@ -92,6 +96,7 @@ class Authenticator:
         self._clock = clock
         self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
         self._external_id = settings.tenant_type == "external"
+        self._signals = listening()
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -105,6 +110,8 @@ class Authenticator:
         digest = token_digest(token) if self.cache.enabled else b""
         verified = self._cached(digest, now, allow_io, trace) if digest else None
         fresh = verified is None
+        if digest and self._signals is not None:
+            self._signals.token_cache_lookups.add(1, _MISS if fresh else _HIT)
         if verified is None:
             verified = self._verify(token, now, allow_io, trace)
         # The tenant list is not part of a token's verification: checked on every presentation.
@@ -180,6 +187,10 @@ class Authenticator:
             facts.valid_until,
             entry_size(jws.payload),
         )
+
+
+_HIT = {RESULT: "hit"}
+_MISS = {RESULT: "miss"}
 
 
 def _text(value: object) -> str | None:
