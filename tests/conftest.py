@@ -13,6 +13,10 @@ from typing import Any
 import azure.functions as func
 import pytest
 from hypothesis import settings
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import authorizer
 import authorizer._functions.runtime
@@ -23,6 +27,7 @@ from tests.support.entra import PARTNER_TENANT
 from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 from tests.support.managed_identity import ManagedIdentityEndpoint
+from tests.support.telemetry import Telemetry
 
 REPO = Path(__file__).resolve().parents[1]
 ConfigureAuth = Callable[..., None]
@@ -47,6 +52,24 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     [built] = out.glob("entra_functions_authorizer-*.whl")
     return built
+
+
+@pytest.fixture(scope="session")
+def sdk() -> Telemetry:
+    """The process's SDK providers, set once (OpenTelemetry allows no second), as an app's distro sets them."""
+    telemetry = Telemetry()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[telemetry.reader]))
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(telemetry.exporter))
+    trace.set_tracer_provider(provider)
+    return telemetry
+
+
+@pytest.fixture
+def telemetry(sdk: Telemetry) -> Iterator[Telemetry]:
+    sdk.since()
+    sdk.spans()
+    yield sdk
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from authorizer import Principal, require_auth
 from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from tests.conftest import http_request
 from tests.support.log_hygiene import assert_no_token_material, watched_logs
+from tests.support.telemetry import Telemetry, series
 
 GRAPH = "https://graph.microsoft.com"
 USER_READ = f"{GRAPH}/User.Read"
@@ -397,3 +398,32 @@ def test_the_local_graph_admits_what_on_behalf_of_delivered_and_nothing_else(ent
         assert direct.status_code == 401
     finally:
         graph.stop()
+
+
+def test_downstream_requests_are_counted_by_kind_and_outcome(entra: LocalEntraIssuer, telemetry: Telemetry) -> None:
+    configure(entra)
+    profile = calling([USER_READ])
+    token = user_token(entra)
+    profile(http_request(token))
+    profile(http_request(token))
+
+    @require_auth(scopes=["Orders.Read"])
+    def nightly(req: func.HttpRequest) -> func.HttpResponse:
+        authorizer.acquire_app_token([f"{GRAPH}/.default"])
+        return func.HttpResponse("ok")
+
+    nightly(http_request(token))
+    entra.registrations.withhold_consent(API_CLIENT_ID, MAIL_READ)
+    calling([MAIL_READ])(http_request(token))
+    recorded = telemetry.since()
+
+    def count(kind: str, result: str) -> int:
+        return recorded[
+            series(
+                "entra_authorizer.downstream.requests",
+                **{"entra_authorizer.kind": kind, "entra_authorizer.result": result},
+            )
+        ]
+
+    assert (count("on_behalf_of", "miss"), count("on_behalf_of", "hit"), count("on_behalf_of", "failure")) == (1, 1, 1)
+    assert count("app", "miss") == 1

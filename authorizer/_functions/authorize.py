@@ -17,7 +17,7 @@ import azure.functions as func
 from .._errors import AuthContextRequired, AuthError, MissingCredentials, TenantListUnavailable, TenantNotAllowed
 from .._policy.requirements import Requirement
 from .._remote.refresh import WouldBlock
-from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, listening
+from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, listening
 from .._token.authenticator import Trace
 from .._token.principal import Principal
 from . import runtime
@@ -34,12 +34,18 @@ _NO_CREDENTIALS = {RESULT: "none"}
 _failed_authentication: dict[str, dict[str, str]] = {}
 
 
-def begin_decision(name: FunctionName) -> Trace:
-    """The record of one decision, its clock started, and its span when an SDK records spans."""
+def begin_decision(name: FunctionName, invocation: object = None) -> Trace:
+    """The record of one decision, its clock started, and its span when an SDK records spans.
+
+    ``invocation`` is the worker's invocation context: its trace parent is the host's invocation span.
+    """
     trace = Trace(started=perf_counter())
     found = listening()
     if found is not None and found.tracing:
-        trace.span = found.tracer.start_span("entra_authorizer.authorize", attributes={FUNCTION: name.value})
+        attributes = {FUNCTION: name.value}
+        trace.span = found.tracer.start_span(
+            "entra_authorizer.authorize", host_trace(invocation), attributes=attributes
+        )
     return trace
 
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
 
 PRINCIPAL_PARAMETER = "principal"
-_HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, "context"})
+CONTEXT_PARAMETER = "context"
+_HOST_PARAMETERS = frozenset({PRINCIPAL_PARAMETER, CONTEXT_PARAMETER})
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
@@ -87,11 +88,16 @@ def require_auth(
         wants_principal = _check_parameters(function, signature)
         name = FunctionName(function.__name__)
         gate = RateGate(name, limits) if limits else None
-        wrapper = _wrap(function, name, requirement, wants_principal, _request_parameter(signature), gate)
-        # The worker binds parameters by name and evaluates every annotation: hide ours from both.
-        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
+        wants_context = CONTEXT_PARAMETER in signature.parameters
+        wrapper = _wrap(
+            function, name, requirement, wants_principal, _request_parameter(signature), gate, wants_context
         )
+        # The worker binds parameters by name and evaluates every annotation: hide ours from both. It
+        # passes its invocation context to a parameter named context: ours too, for the host's trace.
+        parameters = [p for p in signature.parameters.values() if p.name != PRINCIPAL_PARAMETER]
+        if not wants_context:
+            parameters.append(inspect.Parameter(CONTEXT_PARAMETER, inspect.Parameter.KEYWORD_ONLY, default=None))
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {
             name: value for name, value in function.__annotations__.items() if name != PRINCIPAL_PARAMETER
         }
@@ -146,14 +152,16 @@ def _wrap(
     wants_principal: bool,
     request_name: str,
     gate: RateGate | None,
+    wants_context: bool,
 ) -> Callable[..., Any]:
     authorize = authorizer_of(name, requirement)
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            invocation = kwargs.get(CONTEXT_PARAMETER) if wants_context else kwargs.pop(CONTEXT_PARAMETER, None)
             request = _find_request(request_name, args, kwargs)
-            trace = begin_decision(name)
+            trace = begin_decision(name, invocation)
             try:
                 outcome = authorize(request, False, trace)
             except WouldBlock:
@@ -183,8 +191,9 @@ def _wrap(
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        invocation = kwargs.get(CONTEXT_PARAMETER) if wants_context else kwargs.pop(CONTEXT_PARAMETER, None)
         request = _find_request(request_name, args, kwargs)
-        outcome = authorize(request, True, begin_decision(name))
+        outcome = authorize(request, True, begin_decision(name, invocation))
         if type(outcome) is not Principal:
             return outcome
         if gate is not None:

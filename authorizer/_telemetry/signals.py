@@ -110,6 +110,25 @@ _refresh_attributes = {
 }
 
 
+def host_trace(invocation: object) -> Any:
+    """The context to start a decision's span in: the current one when it holds a span (the worker made the
+    host's invocation current, as it does on its event loop), else the trace parent the worker hands the
+    function in its invocation context (a sync function runs on a thread pool that does not carry it)."""
+    from opentelemetry import trace
+
+    if trace.get_current_span().get_span_context().is_valid:
+        return None
+    trace_context = getattr(invocation, "trace_context", None)
+    parent = getattr(trace_context, "trace_parent", None)
+    if not isinstance(parent, str) or not parent:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    state = getattr(trace_context, "trace_state", "")
+    carrier = {"traceparent": parent, "tracestate": state if isinstance(state, str) else ""}
+    return TraceContextTextMapPropagator().extract(carrier)
+
+
 def fetch_span(source: str) -> Callable[[bool, str | None], None]:
     """A span around one fetch of ``source``; the returned callable ends it with its outcome."""
     found = traced()

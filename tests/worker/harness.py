@@ -89,8 +89,13 @@ def http_answer(response: protos.InvocationResponse) -> dict[str, Any]:
 def invocation(case: dict[str, Any], function_id: str) -> tuple[str, protos.StreamingMessage]:
     """An InvocationRequest of ``case`` as the host sends it, and its invocation id."""
     invocation_id = str(uuid.uuid4())
+    # The host's W3C trace context of the invocation: the worker makes it current (PYTHON_ENABLE_OPENTELEMETRY).
+    trace_context = protos.RpcTraceContext(trace_parent=case.get("traceparent", ""), trace_state="", attributes={})
     request = protos.InvocationRequest(
-        invocation_id=invocation_id, function_id=function_id, input_data=[http_trigger_input(case)]
+        invocation_id=invocation_id,
+        function_id=function_id,
+        input_data=[http_trigger_input(case)],
+        trace_context=trace_context,
     )
     return invocation_id, protos.StreamingMessage(request_id=str(uuid.uuid4()), invocation_request=request)
 
@@ -185,6 +190,47 @@ async def host(cases: list[dict[str, Any]], app_directory: Path, sequential: boo
         worker.stop_threadpool_executor()
 
 
+class _Telemetry:
+    """The OpenTelemetry SDK an app's distro would install, reading back in memory (HARNESS_OPENTELEMETRY=1)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        self.reader = InMemoryMetricReader()
+        self.exporter = InMemorySpanExporter()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[self.reader]))
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        trace.set_tracer_provider(provider)
+
+    def report(self) -> dict[str, Any]:
+        spans = [
+            {
+                "name": span.name,
+                "trace_id": f"{span.context.trace_id:032x}",
+                "span_id": f"{span.context.span_id:016x}",
+                "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                "attributes": {name: str(value) for name, value in (span.attributes or {}).items()},
+            }
+            for span in self.exporter.get_finished_spans()
+        ]
+        points = []
+        data = self.reader.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    for point in metric.data.data_points:
+                        value = getattr(point, "count", None) or getattr(point, "value", 0)
+                        attributes = {name: str(item) for name, item in (point.attributes or {}).items()}
+                        points.append({"name": metric.name, "attributes": attributes, "value": value})
+        return {"spans": spans, "metrics": points}
+
+
 def main() -> None:
     # The worker and the app log through `logging`: to stderr, which the test shows on failure.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
@@ -194,7 +240,11 @@ def main() -> None:
     # What the host's worker.py launcher does before it starts the worker: the app's folder, last on sys.path.
     sys.path.append(str(app_directory))
     cases = json.loads(cases_path.read_text())
-    results_path.write_text(json.dumps(asyncio.run(host(cases, app_directory, sequential))))
+    telemetry = _Telemetry() if os.environ.get("HARNESS_OPENTELEMETRY") == "1" else None
+    report = asyncio.run(host(cases, app_directory, sequential))
+    if telemetry is not None:
+        report["telemetry"] = telemetry.report()
+    results_path.write_text(json.dumps(report))
 
 
 if __name__ == "__main__":
