@@ -23,7 +23,7 @@ from authorizer._remote.refresh import RefreshingValue
 from authorizer._settings.app_settings import AuthSettings
 from authorizer._token import authenticator as authenticator_module
 from authorizer._token.authenticator import Authenticator, Trace
-from authorizer._token.cache import TokenCache, ValidatedToken, token_digest
+from authorizer._token.cache import TokenCache, ValidatedToken, header_digest
 from authorizer._token.compact import CompactJws
 from authorizer._token.validation import verify_signature
 from tests.conftest import ConfigureAuth, http_request, settle
@@ -232,7 +232,7 @@ def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: 
     for token in tokens:
         assert me(http_request(token)).status_code == 200
     # The oldest went first; every token still validates, cached or not.
-    assert list(cache()._entries) == [token_digest(token) for token in tokens[2:]]
+    assert list(cache()._entries) == [header_digest(f"Bearer {token}") for token in tokens[2:]]
     assert [me(http_request(token)).status_code for token in tokens] == [200] * 5
 
 

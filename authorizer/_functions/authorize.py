@@ -17,7 +17,7 @@ import azure.functions as func
 from .._errors import AuthContextRequired, AuthError, MissingCredentials, TenantListUnavailable, TenantNotAllowed
 from .._policy.requirements import Requirement
 from .._remote.refresh import WouldBlock
-from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, listening
+from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, listening, traced
 from .._token.authenticator import Trace
 from .._token.principal import Principal
 from . import runtime
@@ -39,13 +39,12 @@ def begin_decision(name: FunctionName, invocation: object = None) -> Trace:
 
     ``invocation`` is the worker's invocation context: its trace parent is the host's invocation span.
     """
-    trace = Trace(started=perf_counter())
-    found = listening()
-    if found is not None and found.tracing:
-        attributes = {FUNCTION: name.value}
-        trace.span = found.tracer.start_span(
-            "entra_authorizer.authorize", host_trace(invocation), attributes=attributes
-        )
+    started = perf_counter()
+    trace = Trace(started)
+    found = traced(started)
+    if found is not None:
+        parent = host_trace(invocation)
+        trace.span = found.tracer.start_span("entra_authorizer.authorize", parent, attributes={FUNCTION: name.value})
     return trace
 
 
@@ -55,7 +54,7 @@ def authorizer_of(name: FunctionName, requirement: Requirement) -> Authorize:
     attempts: dict[tuple[str, str | None], dict[str, str]] = {}
 
     def authorize(request: func.HttpRequest | None, allow_io: bool, trace: Trace) -> Principal | func.HttpResponse:
-        found = listening()
+        found = listening(trace.started)
         try:
             if request is None:
                 raise TypeError("no HttpRequest argument reached the protected function")

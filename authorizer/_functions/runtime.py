@@ -28,6 +28,7 @@ from .._remote.key_vault import KeyVaultSettings
 from .._remote.refresh import Clock, Spawn, spawn_daemon
 from .._remote.tenants import StaticTenantPolicy, TenantPolicy, key_vault_tenant_policy
 from .._settings.app_settings import AuthSettings
+from .._telemetry.signals import look_again
 from .._token import delegation
 from .._token.authenticator import Authenticator
 
@@ -215,11 +216,12 @@ def _http_fetcher(settings: AuthSettings) -> JsonFetcher:
 
 
 def reset() -> None:
-    """Drop every process-level cache and re-read the settings on next use."""
+    """Drop every process-level cache and re-read the settings on next use (and whether an SDK listens)."""
     global _settings, _runtime
     with _lock:
         _settings = None
         _runtime = None
+    look_again()
 
 
 class _Keep:

@@ -26,6 +26,8 @@ APPLIES_TO: Mapping[CallerKind, frozenset[str]] = {
 # The order refusals are explained in: what only an administrator can grant first, then what a new
 # token can fetch (a scope), then the step-up, so a client never steps up only to be refused.
 KINDS = ("roles", "groups", "app_roles", "permissions", "scopes", "auth_context")
+# Principals remembered as passing, per requirement (each kept alive while remembered).
+PASSED_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Requirement:
         init=False, default_factory=dict, compare=False, repr=False
     )
     delegated_scopes: tuple[str, ...] = field(init=False, default=())
+    # Principals that passed, by identity: a repeat of a cached token is answered by a dictionary lookup.
+    _passed: dict[int, Principal] = field(init=False, default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         holdings: dict[str, Callable[[Principal], frozenset[str]]] = {
@@ -93,6 +97,11 @@ class Requirement:
             Forbidden: a subclass saying what is missing and who can grant it.
             AuthContextRequired: a step-up the token does not carry.
         """
+        passed = self._passed
+        # The same principal object (a repeat of its token) passed before: the answer cannot differ, for
+        # the requirement and the principal are both immutable. Kept by identity, with the object itself.
+        if passed.get(id(principal)) is principal:
+            return
         kind = caller_kind(principal)
         rules = self.rules[kind]
         # A guest carries its host tenant's tid: without this, guests would cross the tenant boundary.
@@ -101,10 +110,13 @@ class Requirement:
             raise refusal(
                 self, principal, kind, guest_refused, [rule for rule in rules or () if _fails(rule, principal)]
             )
-        # A plain loop and isdisjoint, not any() and "&": this runs on every request.
+        # A plain loop and isdisjoint, not any() and "&": this runs on every first sighting.
         for _, names, held in rules:
             if names.isdisjoint(held(principal)):
                 raise refusal(self, principal, kind, False, [rule for rule in rules if _fails(rule, principal)])
+        if len(passed) >= PASSED_MEMO_SIZE:
+            passed.clear()
+        passed[id(principal)] = principal
 
     def _effective(self, principal: Principal) -> frozenset[str]:
         if self.permission_map is None:

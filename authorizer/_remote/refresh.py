@@ -115,11 +115,18 @@ class RefreshingValue(Generic[T]):
         self._in_flight = False
         self._last_failed = False
         self.fetch_count = 0
+        # Counts the values published: a reader that noted it before reading can later tell, by one
+        # comparison, that the value it read is still the one served.
+        self.generation = 0
 
     @property
     def value(self) -> T | None:
         """The last good value, without any I/O and whatever its age."""
         return self._value
+
+    def unchanged_since(self, generation: int) -> bool:
+        """Whether the value of ``generation`` is still the one served, and still fresh (no I/O, no lock)."""
+        return self.generation == generation and self._clock() < self._fresh_until
 
     @property
     def refreshing(self) -> bool:
@@ -249,6 +256,8 @@ class RefreshingValue(Generic[T]):
             self._in_flight = False
             if loaded is not None:
                 self._value = loaded
+                # After the value, never before: a reader that saw this generation read this value.
+                self.generation += 1
                 self._fetched_at = now
                 lifetime = self._policy.lifetime
                 # Jitter downwards so instances started together do not refresh in lockstep.

@@ -1,16 +1,19 @@
 """The instruments and spans, built on OpenTelemetry's API when it is installed (the ``telemetry`` extra).
 
 Without an SDK (no meter or tracer provider configured) the API hands out proxies that drop what they
-are given for about 75 ns a call, so metrics are always recorded; a span costs several times that even
-unrecorded, so one is started only once an SDK's tracer provider is set. Attribute values come from
-bounded sets: results, error codes, function names, sources; a tenant or client app id only where a
-setting opts in, a user id never in a metric.
+are given, yet asking the API whether a provider is configured reads the environment (about 1 us). So
+the answer is kept and asked again at most once a second until both providers are set (OpenTelemetry
+lets each be set once, for good): without an SDK the hot path records nothing and starts no span.
+Attribute values come from bounded sets: results, error codes, function names, sources; a tenant or
+client app id only where a setting opts in, a user id never in a metric.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
+from time import perf_counter
 from typing import Any
 
 SCOPE = "entra-functions-authorizer"
@@ -21,6 +24,8 @@ KIND = "entra_authorizer.kind"
 TENANT = "entra_authorizer.tenant_id"
 CLIENT = "entra_authorizer.client_app_id"
 ERROR = "error.type"
+# How often to ask again whether an SDK has been configured meanwhile.
+RELOOK_SECONDS = 1.0
 Attributes = Mapping[str, str]
 
 
@@ -55,17 +60,33 @@ class Signals:
             "entra_authorizer.downstream.requests", description="Downstream tokens asked for, by kind and outcome"
         )
         self.tracer = trace.get_tracer(SCOPE)
+        self._metrics = metrics
+        self.tracing = False
+        self.metering = False
+        self._next_look = -math.inf
 
-    @property
-    def tracing(self) -> bool:
-        """An SDK's tracer provider is configured."""
-        return not isinstance(self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
+    def look(self, now: float) -> None:
+        """Find out (again) whether an SDK is configured; ``now`` is a perf_counter reading."""
+        if now < self._next_look:
+            return
+        self.tracing = not isinstance(self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
+        # The API's proxy provider, until an SDK's is set (its class is not exported; its name says it).
+        self.metering = type(self._metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+        # Once both are set they stay set: no need to ask again.
+        self._next_look = math.inf if self.tracing and self.metering else now + RELOOK_SECONDS
+
+    def forget_look(self) -> None:
+        self._next_look = -math.inf
 
 
 class _Silent:
     """Stands in when OpenTelemetry is not installed: nobody listens, ever."""
 
     tracing = False
+    metering = False
+
+    def look(self, now: float) -> None:
+        return
 
 
 _signals: Signals | _Silent | None = None
@@ -84,16 +105,24 @@ def signals() -> Signals | _Silent:
     return current
 
 
-def listening() -> Signals | None:
-    """The instruments, when OpenTelemetry is installed (they record once an SDK is configured)."""
+def look_again() -> None:
+    """Ask on the next call whether an SDK is configured (``reset`` calls it: an app may set one late)."""
+    if isinstance(_signals, Signals):
+        _signals.forget_look()
+
+
+def listening(now: float | None = None) -> Signals | None:
+    """The instruments when an SDK records metrics, else None; ``now`` (perf_counter) if the caller has it."""
     current = _signals if _signals is not None else signals()
-    return current if type(current) is Signals else None
+    current.look(perf_counter() if now is None else now)
+    return current if current.metering else None  # type: ignore[return-value]
 
 
-def traced() -> Signals | None:
+def traced(now: float | None = None) -> Signals | None:
     """The instruments when an SDK records spans, else None."""
     current = _signals if _signals is not None else signals()
-    return current if isinstance(current, Signals) and current.tracing else None
+    current.look(perf_counter() if now is None else now)
+    return current if current.tracing else None  # type: ignore[return-value]
 
 
 def count_refresh(source: str, succeeded: bool) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .._errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
 from .._remote.discovery import Authority
-from .._remote.refresh import Clock
+from .._remote.refresh import Clock, RefreshingValue
 from .._remote.tenants import TenantPolicy
 from .._settings.app_settings import AuthSettings
-from .._telemetry.signals import RESULT, listening
-from .cache import TokenCache, ValidatedToken, entry_size, token_digest
+from .._telemetry.signals import RESULT, signals
+from .cache import TokenCache, ValidatedToken, entry_size, header_digest
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest
 from .principal import Principal
@@ -27,19 +26,24 @@ from .validation import (
 )
 
 
-@dataclass(slots=True)
 class Trace:
     """What may be logged about one decision: ids only, never the token or its claim set.
 
-    It keeps references; the ids are read only when a log record is actually written.
+    It keeps references; the ids are read only when a log record is actually written. Made on
+    every call: a plain class with slots, cheaper to build than a dataclass.
     """
 
-    kid: str | None = None
-    # Claims whose signature has been verified (or those of a cached caller), once known.
-    claims: Mapping[str, Any] | None = None
-    # When the decision began (perf_counter), and its span when an SDK records spans.
-    started: float = 0.0
-    span: Any = None
+    __slots__ = ("kid", "claims", "started", "span")
+
+    def __init__(
+        self, started: float = 0.0, *, kid: str | None = None, claims: Mapping[str, Any] | None = None
+    ) -> None:
+        self.kid = kid
+        # Claims whose signature has been verified (or those of a cached caller), once known.
+        self.claims = claims
+        # When the decision began (perf_counter), and its span when an SDK records spans.
+        self.started = started
+        self.span: Any = None
 
     def ids(self) -> tuple[str | None, str | None, str | None]:
         """tid, oid and the client app id, once the token got past its signature check."""
@@ -96,7 +100,7 @@ class Authenticator:
         self._clock = clock
         self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
         self._external_id = settings.tenant_type == "external"
-        self._signals = listening()
+        self._signals = signals()
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -105,15 +109,21 @@ class Authenticator:
             AuthError: a subclass naming the refusal.
             WouldBlock: ``allow_io`` is False and the answer needs I/O.
         """
-        token = bearer_token(authorization)
+        if authorization is None:
+            raise MissingCredentials()
+        # Before any hashing: a megabyte of header costs no more than its length.
+        if len(authorization) > MAX_TOKEN_LENGTH + 64:
+            raise TokenTooLarge()
         now = self._clock()
-        digest = token_digest(token) if self.cache.enabled else b""
+        # The header as presented, scheme and token: a repeat is found before the header is split.
+        digest = header_digest(authorization) if self.cache.enabled else b""
         verified = self._cached(digest, now, allow_io, trace) if digest else None
         fresh = verified is None
-        if digest and self._signals is not None:
-            self._signals.token_cache_lookups.add(1, _MISS if fresh else _HIT)
+        found = self._signals
+        if digest and found.metering:
+            found.token_cache_lookups.add(1, _MISS if fresh else _HIT)  # type: ignore[union-attr]
         if verified is None:
-            verified = self._verify(token, now, allow_io, trace)
+            verified = self._verify(bearer_token(authorization), now, allow_io, trace)
         # The tenant list is not part of a token's verification: checked on every presentation.
         self.tenants.check(verified.principal.tid, allow_io=allow_io)
         # Only admitted tokens are kept: a stream of authentic tokens of a refused tenant cannot
@@ -124,34 +134,49 @@ class Authenticator:
 
     def _cached(self, digest: bytes, now: float, allow_io: bool, trace: Trace) -> ValidatedToken | None:
         """The cached outcome of full validation, while everything it was derived from still holds."""
-        # The cache checks the time window; the key and the issuer template are checked here.
+        # The cache checks the time window; the key and the issuer templates are checked here.
         cached = self.cache.get(digest, now)
         if cached is None:
             return None
-        if not self._still_derivable(cached, allow_io):
-            self.cache.discard(digest)
-            return None
+        for value, generation in cached.derived_from:
+            if not value.unchanged_since(generation):
+                cached = self._rederived(digest, cached, allow_io)
+                if cached is None:
+                    return None
+                break
         trace.kid, trace.claims = cached.kid, cached.principal.claims
         return cached
 
-    def _still_derivable(self, entry: ValidatedToken, allow_io: bool) -> bool:
-        """Whether validating the token now would read the same key and the same issuer templates.
+    def _rederived(self, digest: bytes, entry: ValidatedToken, allow_io: bool) -> ValidatedToken | None:
+        """The entry again, if validating the token now would read the same key and issuer templates.
 
-        These, the token, the settings and the time are all that ``_verify`` reads, so an entry
-        that passes here is what ``_verify`` would return: the cache is not a second validator.
+        These, the token, the settings and the time are all that ``_verify`` reads, so an entry that
+        passes here is what ``_verify`` would return: the cache is not a second validator. A value
+        refreshed or gone stale meanwhile is read again (a stale one starts its background refresh),
+        and the entry records the generations read, so that its next repeat needs no lookup.
         """
         authority = self.authority
+        sources: list[tuple[RefreshingValue[Any], int]] = [(authority.key_set, authority.key_set.generation)]
         if authority.keys.current(allow_io=allow_io).get(entry.kid) is not entry.key:
-            return False
+            self.cache.discard(digest)
+            return None
         for version, template in entry.issuer_templates:
+            metadata = authority.metadata[version]
+            sources.append((metadata, metadata.generation))
             if authority.issuer_template(version, allow_io=allow_io) != template:
-                return False
-        return True
+                self.cache.discard(digest)
+                return None
+        renewed = entry._replace(derived_from=tuple(sources))
+        self.cache.put(digest, renewed)
+        return renewed
 
     def _verify(self, token: str, now: float, allow_io: bool, trace: Trace) -> ValidatedToken:
         jws = parse(token)
         trace.kid = kid = check_header(jws)
-        key = self.authority.keys.key_for(kid, allow_io=allow_io)
+        authority = self.authority
+        # Each value's generation is read before the value: the cache's proof that nothing changed.
+        sources: list[tuple[RefreshingValue[Any], int]] = [(authority.key_set, authority.key_set.generation)]
+        key = authority.keys.key_for(kid, allow_io=allow_io)
         try:
             verify_signature(jws, key.public_key)
         except BadSignature:
@@ -168,7 +193,9 @@ class Authenticator:
 
         def template(version: str) -> str:
             if version not in templates:
-                templates[version] = self.authority.issuer_template(version, allow_io=allow_io)
+                metadata = authority.metadata[version]
+                sources.append((metadata, metadata.generation))
+                templates[version] = authority.issuer_template(version, allow_io=allow_io)
             return templates[version]
 
         check_issuer(claims, facts, template(facts.version))
@@ -186,6 +213,7 @@ class Authenticator:
             facts.valid_from,
             facts.valid_until,
             entry_size(jws.payload),
+            tuple(sources),
         )
 
 

@@ -1,10 +1,10 @@
 """Tokens already validated: a repeat presentation skips parsing and the RSA verify.
 
-Keyed by a SHA-256 digest (the cache never holds a token), bounded in entries and estimated bytes,
-and never serving a token outside the window in which full validation would accept it. An entry
-records what its verification depended on besides the token and the time (the key and every issuer
-template read), so the caller can tell whether it still holds; the tenant list and the function's
-policy are not part of it and are checked on every presentation.
+Keyed by a SHA-256 digest of the Authorization header (the cache never holds a token), bounded in
+entries and estimated bytes, and never serving a token outside the window in which full validation
+would accept it. An entry records what its verification depended on besides the token and the time
+(the key and every issuer template read), so the caller can tell whether it still holds; the tenant
+list and the function's policy are not part of it and are checked on every presentation.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .principal import Principal
 
 if TYPE_CHECKING:
     from .._remote.jwks import VerificationKey
+    from .._remote.refresh import RefreshingValue
 
 # A claim set costs its JSON several times over once it is Python objects.
 _BYTES_PER_PAYLOAD_CHARACTER = 4
@@ -38,12 +39,16 @@ class ValidatedToken(NamedTuple):
     valid_from: float
     valid_until: float
     size: int
+    # Each fetched value read (the key set, each metadata version) and its generation before the read:
+    # while every one is unchanged and fresh, nothing the outcome was derived from can have changed.
+    derived_from: tuple[tuple[RefreshingValue[Any], int], ...] = ()
 
 
 class TokenCache:
     """A bounded map from token digest to its validation result; safe under threads."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.enabled = max_entries > 0
         # Oldest first; OrderedDict drops its oldest entry in O(1), where a dict's first key
         # costs a scan over every slot freed before it.
         self._entries: OrderedDict[bytes, ValidatedToken] = OrderedDict()
@@ -51,10 +56,6 @@ class TokenCache:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return self._max_entries > 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,8 +94,12 @@ class TokenCache:
                 self._bytes -= entry.size
 
 
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+def header_digest(authorization: str) -> bytes:
+    """The cache key of a request: SHA-256 of its whole Authorization header, scheme and token exactly.
+
+    One header, one key: a repeat is found before the header is even split, and no token is kept.
+    """
+    return hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).digest()
 
 
 def entry_size(payload: bytes) -> int:
