@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from authorizer._remote.refresh import RefreshingValue
 from authorizer._settings.app_settings import AuthSettings
 from authorizer._token import authenticator as authenticator_module
 from authorizer._token.authenticator import Authenticator, Trace
-from authorizer._token.cache import TokenCache, ValidatedToken, header_digest
+from authorizer._token.cache import TokenCache, ValidatedToken
 from authorizer._token.compact import CompactJws
 from authorizer._token.validation import verify_signature
 from tests.conftest import ConfigureAuth, http_request, settle
@@ -191,6 +192,17 @@ def test_refusals_and_garbage_are_never_cached(
     assert len(cache()) == 1
 
 
+def test_a_header_no_encoder_can_key_is_an_invalid_token_not_a_failure(
+    protected: func.Function, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    # The cache key is the header's UTF-8: a lone surrogate (a direct caller's str) has none.
+    token = issuer.token(clock())
+    answer = protected(http_request(authorization=f"Bearer {token}\ud800"))
+    assert answer.status_code == 401
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    assert len(cache()) == 0
+
+
 def test_a_cached_principal_is_read_only_all_the_way_down(
     configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
@@ -232,7 +244,7 @@ def test_the_cache_is_bounded_in_entries(configure_auth: ConfigureAuth, issuer: 
     for token in tokens:
         assert me(http_request(token)).status_code == 200
     # The oldest went first; every token still validates, cached or not.
-    assert list(cache()._entries) == [header_digest(f"Bearer {token}") for token in tokens[2:]]
+    assert list(cache()._entries) == [hashlib.sha256(f"Bearer {token}".encode()).digest() for token in tokens[2:]]
     assert [me(http_request(token)).status_code for token in tokens] == [200] * 5
 
 

@@ -17,7 +17,7 @@ import azure.functions as func
 from .._errors import AuthContextRequired, AuthError, MissingCredentials, TenantListUnavailable, TenantNotAllowed
 from .._policy.requirements import Requirement
 from .._remote.refresh import WouldBlock
-from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, listening, traced
+from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, observed
 from .._token.authenticator import Trace
 from .._token.principal import Principal
 from . import runtime
@@ -41,10 +41,15 @@ def begin_decision(name: FunctionName, invocation: object = None) -> Trace:
     """
     started = perf_counter()
     trace = Trace(started)
-    found = traced(started)
+    found = observed(started)
     if found is not None:
-        parent = host_trace(invocation)
-        trace.span = found.tracer.start_span("entra_authorizer.authorize", parent, attributes={FUNCTION: name.value})
+        if found.metering:
+            trace.metrics = found
+        if found.tracing:
+            parent = host_trace(invocation)
+            trace.span = found.tracer.start_span(
+                "entra_authorizer.authorize", parent, attributes={FUNCTION: name.value}
+            )
     return trace
 
 
@@ -54,7 +59,7 @@ def authorizer_of(name: FunctionName, requirement: Requirement) -> Authorize:
     attempts: dict[tuple[str, str | None], dict[str, str]] = {}
 
     def authorize(request: func.HttpRequest | None, allow_io: bool, trace: Trace) -> Principal | func.HttpResponse:
-        found = listening(trace.started)
+        found: Signals | None = trace.metrics
         try:
             if request is None:
                 raise TypeError("no HttpRequest argument reached the protected function")
@@ -79,7 +84,8 @@ def authorizer_of(name: FunctionName, requirement: Requirement) -> Authorize:
         if found is not None:
             found.authorization_attempts.add(1, attributes("success", None, trace))
         log_decision(name.value, 200, "authorized", trace)
-        _end(trace, "success", None)
+        if trace.span is not None:
+            _end(trace, "success", None)
         return principal
 
     def refuse(

@@ -33,6 +33,8 @@ class Authority:
         spawn: Spawn = spawn_daemon,
     ) -> None:
         self._fetch = fetch
+        # The clock every fetched value's freshness is measured on.
+        self.clock = clock
         tenant = MULTI_TENANT_AUTHORITY if multi_tenant else settings.tenant_id
         self._home_tenant = settings.tenant_id
         cooldown = settings.unknown_kid_cooldown_seconds

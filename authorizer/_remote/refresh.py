@@ -124,9 +124,10 @@ class RefreshingValue(Generic[T]):
         """The last good value, without any I/O and whatever its age."""
         return self._value
 
-    def unchanged_since(self, generation: int) -> bool:
-        """Whether the value of ``generation`` is still the one served, and still fresh (no I/O, no lock)."""
-        return self.generation == generation and self._clock() < self._fresh_until
+    @property
+    def fresh_until(self) -> float:
+        """When the value served goes stale, on this value's clock (read after the value: it may be later)."""
+        return self._fresh_until
 
     @property
     def refreshing(self) -> bool:

@@ -63,20 +63,21 @@ class Signals:
         self._metrics = metrics
         self.tracing = False
         self.metering = False
-        self._next_look = -math.inf
+        self.look_at = -math.inf
 
     def look(self, now: float) -> None:
-        """Find out (again) whether an SDK is configured; ``now`` is a perf_counter reading."""
-        if now < self._next_look:
-            return
+        """Find out (again) whether an SDK is configured; ``now`` is a perf_counter reading.
+
+        Callers look only once ``now`` reaches ``look_at``: the check is theirs, inline, on the hot path.
+        """
         self.tracing = not isinstance(self._trace.get_tracer_provider(), self._trace.ProxyTracerProvider)
         # The API's proxy provider, until an SDK's is set (its class is not exported; its name says it).
         self.metering = type(self._metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
         # Once both are set they stay set: no need to ask again.
-        self._next_look = math.inf if self.tracing and self.metering else now + RELOOK_SECONDS
+        self.look_at = math.inf if self.tracing and self.metering else now + RELOOK_SECONDS
 
     def forget_look(self) -> None:
-        self._next_look = -math.inf
+        self.look_at = -math.inf
 
 
 class _Silent:
@@ -84,6 +85,7 @@ class _Silent:
 
     tracing = False
     metering = False
+    look_at = math.inf
 
     def look(self, now: float) -> None:
         return
@@ -111,17 +113,29 @@ def look_again() -> None:
         _signals.forget_look()
 
 
+def observed(now: float) -> Signals | None:
+    """The instruments when an SDK records metrics or spans (check which), else None; ``now`` from perf_counter."""
+    current = _signals if _signals is not None else signals()
+    if now >= current.look_at:
+        current.look(now)
+    return current if current.metering or current.tracing else None  # type: ignore[return-value]
+
+
 def listening(now: float | None = None) -> Signals | None:
     """The instruments when an SDK records metrics, else None; ``now`` (perf_counter) if the caller has it."""
     current = _signals if _signals is not None else signals()
-    current.look(perf_counter() if now is None else now)
+    now = perf_counter() if now is None else now
+    if now >= current.look_at:
+        current.look(now)
     return current if current.metering else None  # type: ignore[return-value]
 
 
 def traced(now: float | None = None) -> Signals | None:
     """The instruments when an SDK records spans, else None."""
     current = _signals if _signals is not None else signals()
-    current.look(perf_counter() if now is None else now)
+    now = perf_counter() if now is None else now
+    if now >= current.look_at:
+        current.look(now)
     return current if current.tracing else None  # type: ignore[return-value]
 
 

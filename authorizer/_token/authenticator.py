@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from hashlib import sha256
 from typing import Any
 
 from .._errors import BadSignature, MalformedToken, MissingCredentials, TokenForAnotherResource, TokenTooLarge
@@ -11,7 +12,7 @@ from .._remote.refresh import Clock, RefreshingValue
 from .._remote.tenants import TenantPolicy
 from .._settings.app_settings import AuthSettings
 from .._telemetry.signals import RESULT, signals
-from .cache import TokenCache, ValidatedToken, entry_size, header_digest
+from .cache import TokenCache, ValidatedToken, entry_size
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest
 from .principal import Principal
@@ -33,7 +34,7 @@ class Trace:
     every call: a plain class with slots, cheaper to build than a dataclass.
     """
 
-    __slots__ = ("kid", "claims", "started", "span")
+    __slots__ = ("kid", "claims", "started", "span", "metrics")
 
     def __init__(
         self, started: float = 0.0, *, kid: str | None = None, claims: Mapping[str, Any] | None = None
@@ -41,9 +42,11 @@ class Trace:
         self.kid = kid
         # Claims whose signature has been verified (or those of a cached caller), once known.
         self.claims = claims
-        # When the decision began (perf_counter), and its span when an SDK records spans.
+        # When the decision began (perf_counter); its span when an SDK records spans, and the
+        # instruments (a Signals) when one records metrics: looked up once per decision.
         self.started = started
         self.span: Any = None
+        self.metrics: Any = None
 
     def ids(self) -> tuple[str | None, str | None, str | None]:
         """tid, oid and the client app id, once the token got past its signature check."""
@@ -115,15 +118,24 @@ class Authenticator:
         if len(authorization) > MAX_TOKEN_LENGTH + 64:
             raise TokenTooLarge()
         now = self._clock()
-        # The header as presented, scheme and token: a repeat is found before the header is split.
-        digest = header_digest(authorization) if self.cache.enabled else b""
-        verified = self._cached(digest, now, allow_io, trace) if digest else None
+        # The cache key: SHA-256 of the header as presented, scheme and token, so that a repeat is
+        # found before the header is split. Strict UTF-8 is the fast encoder; what it cannot encode
+        # (a lone surrogate) is no token.
+        try:
+            digest = sha256(authorization.encode()).digest() if self.cache.enabled else b""
+        except UnicodeEncodeError:
+            raise MalformedToken() from None
+        verified = self.cache.get(digest, now) if digest else None
+        if verified is not None:
+            verified = self._still_valid(digest, verified, allow_io)
         fresh = verified is None
         found = self._signals
         if digest and found.metering:
             found.token_cache_lookups.add(1, _MISS if fresh else _HIT)  # type: ignore[union-attr]
         if verified is None:
             verified = self._verify(bearer_token(authorization), now, allow_io, trace)
+        else:
+            trace.kid, trace.claims = verified.kid, verified.principal.claims
         # The tenant list is not part of a token's verification: checked on every presentation.
         self.tenants.check(verified.principal.tid, allow_io=allow_io)
         # Only admitted tokens are kept: a stream of authentic tokens of a refused tenant cannot
@@ -132,20 +144,18 @@ class Authenticator:
             self.cache.put(digest, verified)
         return verified.principal
 
-    def _cached(self, digest: bytes, now: float, allow_io: bool, trace: Trace) -> ValidatedToken | None:
-        """The cached outcome of full validation, while everything it was derived from still holds."""
-        # The cache checks the time window; the key and the issuer templates are checked here.
-        cached = self.cache.get(digest, now)
-        if cached is None:
-            return None
-        for value, generation in cached.derived_from:
-            if not value.unchanged_since(generation):
-                cached = self._rederived(digest, cached, allow_io)
-                if cached is None:
-                    return None
-                break
-        trace.kid, trace.claims = cached.kid, cached.principal.claims
-        return cached
+    def _still_valid(self, digest: bytes, cached: ValidatedToken, allow_io: bool) -> ValidatedToken | None:
+        """A cached outcome of full validation, while everything it was derived from still holds.
+
+        The cache has checked the token's time window; the key and the issuer templates are checked here.
+        """
+        if self.authority.clock() < cached.sources_fresh_until:
+            for value, generation in cached.derived_from:
+                if value.generation != generation:
+                    break
+            else:
+                return cached
+        return self._rederived(digest, cached, allow_io)
 
     def _rederived(self, digest: bytes, entry: ValidatedToken, allow_io: bool) -> ValidatedToken | None:
         """The entry again, if validating the token now would read the same key and issuer templates.
@@ -166,7 +176,7 @@ class Authenticator:
             if authority.issuer_template(version, allow_io=allow_io) != template:
                 self.cache.discard(digest)
                 return None
-        renewed = entry._replace(derived_from=tuple(sources))
+        renewed = entry._replace(derived_from=tuple(sources), sources_fresh_until=_fresh_until(sources))
         self.cache.put(digest, renewed)
         return renewed
 
@@ -214,11 +224,17 @@ class Authenticator:
             facts.valid_until,
             entry_size(jws.payload),
             tuple(sources),
+            _fresh_until(sources),
         )
 
 
 _HIT = {RESULT: "hit"}
 _MISS = {RESULT: "miss"}
+
+
+def _fresh_until(sources: list[tuple[RefreshingValue[Any], int]]) -> float:
+    # Read after the values: a freshness newer than a value read goes with a newer generation.
+    return min(value.fresh_until for value, _ in sources)
 
 
 def _text(value: object) -> str | None:

@@ -1,6 +1,6 @@
 """Tokens already validated: a repeat presentation skips parsing and the RSA verify.
 
-Keyed by a SHA-256 digest of the Authorization header (the cache never holds a token), bounded in
+Keyed by the SHA-256 digest of the whole Authorization header (the cache never holds a token), bounded in
 entries and estimated bytes, and never serving a token outside the window in which full validation
 would accept it. An entry records what its verification depended on besides the token and the time
 (the key and every issuer template read), so the caller can tell whether it still holds; the tenant
@@ -9,7 +9,7 @@ list and the function's policy are not part of it and are checked on every prese
 
 from __future__ import annotations
 
-import hashlib
+import math
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,9 +39,11 @@ class ValidatedToken(NamedTuple):
     valid_from: float
     valid_until: float
     size: int
-    # Each fetched value read (the key set, each metadata version) and its generation before the read:
-    # while every one is unchanged and fresh, nothing the outcome was derived from can have changed.
+    # Each fetched value read (the key set, each metadata version) and its generation before the read,
+    # and when the first of them goes stale (on the authority's clock): while every one is unchanged
+    # and fresh, nothing the outcome was derived from can have changed.
     derived_from: tuple[tuple[RefreshingValue[Any], int], ...] = ()
+    sources_fresh_until: float = -math.inf
 
 
 class TokenCache:
@@ -92,14 +94,6 @@ class TokenCache:
             entry = self._entries.pop(digest, None)
             if entry is not None:
                 self._bytes -= entry.size
-
-
-def header_digest(authorization: str) -> bytes:
-    """The cache key of a request: SHA-256 of its whole Authorization header, scheme and token exactly.
-
-    One header, one key: a repeat is found before the header is even split, and no token is kept.
-    """
-    return hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).digest()
 
 
 def entry_size(payload: bytes) -> int:
