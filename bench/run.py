@@ -17,7 +17,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # Timed against the floor: run once on each core, since the cores of a VM need not be alike.
-PER_CORE = ["hot_path", "breakdown", "rate_limit", "downstream"]
+PER_CORE = ["hot_path", "telemetry", "breakdown", "token_size", "rate_limit", "downstream"]
 ONCE = ["concurrency", "processes", "import_cost", "memory"]
 
 
@@ -25,8 +25,8 @@ ONCE = ["concurrency", "processes", "import_cost", "memory"]
 PYTHON313 = REPO / ".venv313" / "bin" / "python"
 
 
-def run(name: str, core: int | None = None, python: str = sys.executable) -> dict[str, Any]:
-    environ = dict(os.environ) if core is None else {**os.environ, "BENCH_CORE": str(core)}
+def run(name: str, core: int | None = None, python: str = sys.executable, **settings: str) -> dict[str, Any]:
+    environ = {**os.environ, **settings} if core is None else {**os.environ, **settings, "BENCH_CORE": str(core)}
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
         [python, "-m", f"bench.{name}"], capture_output=True, text=True, cwd=REPO, env=environ, check=True
     )
@@ -60,10 +60,29 @@ def table(results: dict[str, Any]) -> str:
         return (label, *across_cores(results["rate_limit"], lambda result: float(result[figure]["ratio"])), "")
 
     def worker_row(label: str, figure: str, target: str = "") -> Row:
+        return (label, *across_cores(results["worker"], lambda result: float(result[figure]["ratio"])), target)
+
+    def worker_share(label: str, figure: str) -> Row:
         figures = [result[figure] for result in results["worker"]]
-        worst = max(figures, key=lambda item: float(item["overhead_percent"]))
-        value = " / ".join(f"+{item['overhead_percent']} %" for item in figures)
-        return (label, value, f"{worst['range'][0]}..{worst['range'][1]}", target)
+        return (label, " / ".join(f"+{item['overhead_percent']} %" for item in figures), "", "")
+
+    def size_row(label: str) -> Row:
+        sized = [result[label] for result in results["token_size"]]
+        worst = max(sized, key=lambda item: float(item["fresh"]["ratio"]))
+        beyond = " / ".join(f"{item['beyond_verify_us']}" for item in sized)
+        return (
+            f"  {label} ({worst['token_bytes']} B): beyond the verify, us; PyJWT {worst['pyjwt_us']} us",
+            beyond,
+            f"{worst['fresh']['ratio']}x",
+            "",
+        )
+
+    def sdk_row(label: str, figure: str) -> Row:
+        return (label, *across_cores(results["telemetry"], lambda result: float(result[figure]["ratio"])), "")
+
+    def sdk_part(label: str, signals: str) -> Row:
+        part = results[f"telemetry_{signals}"]
+        return (label, f"{part['fresh']['ratio']} / {part['repeat']['ratio']}", "", "")
 
     def thread_row(label: str, reference: dict[str, Any]) -> Row:
         return (label, f"{reference['range'][0]}-{reference['range'][1]}", f"{reference['ratio']}x", "")
@@ -83,6 +102,15 @@ def table(results: dict[str, Any]) -> str:
         hot_row("  (a) fresh", "fresh_audited"),
         hot_row("  (b) repeat", "repeat_audited"),
         hot_row("PyJWT jwt.decode, key preloaded (reference)", "pyjwt_decode"),
+        ("with an OpenTelemetry SDK (a metric reader; spans batched to a dropping exporter):", "", "", ""),
+        sdk_row("  (a) fresh", "fresh"),
+        sdk_row("  (b) repeat", "repeat"),
+        sdk_part("  (a) / (b), metrics only (one core)", "metrics"),
+        sdk_part("  (a) / (b), spans only (one core)", "traces"),
+        ("a first sighting as the token grows (ratio: to a verify of that size):", "", "", ""),
+        size_row("plain"),
+        size_row("50 groups"),
+        size_row("200 groups"),
         ("on Python 3.13 (the worker's newest), each to its own floor:", "", "", ""),
         hot_row("  (a) fresh", "fresh", runs=hot313),
         hot_row("  (b) repeat", "repeat", runs=hot313),
@@ -100,11 +128,19 @@ def table(results: dict[str, Any]) -> str:
             *across_cores(results["downstream"], lambda result: float(result["msal_silent"]["ratio"])),
             "",
         ),
-        ("through the real 3.13 worker: protected over its anonymous twin", "median", "range", ""),
-        worker_row("  sync, repeat token", "sync_repeat", "<= +10 %"),
-        worker_row("  sync, fresh token", "sync_fresh", "<= +60 %"),
-        worker_row("  async, repeat token", "async_repeat"),
-        worker_row("  async, fresh token", "async_fresh"),
+        ("through the real 3.13 worker, to a bare verify timed there:", "", "", ""),
+        worker_row("  sync, fresh token", "sync_fresh", "<= 2.0x"),
+        worker_row("  sync, repeat token", "sync_repeat", "<= 0.25x"),
+        worker_row("  async, fresh token", "async_fresh", "<= 2.0x"),
+        worker_row("  async, repeat token", "async_repeat", "<= 0.25x"),
+        (
+            "  the bare verify there (us)",
+            " / ".join(f"{result['sync_fresh']['verify_us']}" for result in results["worker"]),
+            "",
+            "",
+        ),
+        worker_share("  sync, repeat: over the anonymous function", "sync_repeat"),
+        worker_share("  sync, fresh: over the anonymous function", "sync_fresh"),
         ("where (a) goes, layer by layer, interleaved:", "", "", ""),
         layer_row("  parse, verify, claims, issuer: validate()", "validate_ratio"),
         layer_row("  + header, key lookup, principal, tenant", "authenticate_uncached_ratio"),
@@ -146,6 +182,9 @@ def main() -> None:
     results: dict[str, Any] = {name: [run(name, core) for core in cores] for name in PER_CORE}
     results["hot_path_313"] = [run("hot_path", core, str(PYTHON313)) for core in cores]
     results["worker"] = [run("worker", core, str(PYTHON313)) for core in cores]
+    # The SDK's cost split by signal: OpenTelemetry sets each provider once per process.
+    for signals in ("metrics", "traces"):
+        results[f"telemetry_{signals}"] = run("telemetry", cores[-1], BENCH_SDK_SIGNALS=signals)
     results |= {name: run(name) for name in ONCE}
     print(table(results))
     print(json.dumps(results, separators=(",", ":")))

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import azure.functions as func
 
@@ -222,17 +222,23 @@ def _authorization(request: func.HttpRequest | None) -> str:
     return (request.headers.get("Authorization") if request is not None else None) or ""
 
 
+# The request classes seen: func.HttpRequest, and the worker's subclass (azure.functions.http's).
+_request_types: set[type] = {func.HttpRequest}
+
+
 def _find_request(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> func.HttpRequest | None:
     # The worker passes keyword arguments; direct callers may pass the request positionally.
-    # func.HttpRequest is an ABC, whose isinstance runs Python code: the exact type is tried first.
+    # func.HttpRequest is an ABC, whose isinstance is slower: the exact types seen are tried first.
     value = kwargs.get(name)
-    if type(value) is func.HttpRequest:
-        return value
+    if type(value) in _request_types:
+        return cast(func.HttpRequest, value)
     for value in args:
-        if type(value) is func.HttpRequest:
-            return value
-    # A subclass, or a request under another name: the slower ABC check.
+        if type(value) in _request_types:
+            return cast(func.HttpRequest, value)
+    # A request under another name, or of a class not seen yet: the ABC check.
     for value in (*kwargs.values(), *args):
         if isinstance(value, func.HttpRequest):
+            # Only subclasses of the ABC get here, and a process has few of them.
+            _request_types.add(type(value))
             return value
     return None

@@ -200,5 +200,8 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
         return MappingProxyType({key: _freeze(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
+        # A list of plain values (groups: up to 200 ids) is copied in one C pass, not item by item.
+        if _CONTAINERS.isdisjoint(map(type, value)):
+            return tuple(value)
         return tuple(_freeze(item) for item in value)
     return value
