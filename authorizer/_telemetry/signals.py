@@ -11,6 +11,7 @@ client app id only where a setting opts in, a user id never in a metric.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from time import perf_counter
@@ -92,6 +93,7 @@ class _Silent:
 
 
 _signals: Signals | _Silent | None = None
+_making = threading.Lock()
 
 
 def signals() -> Signals | _Silent:
@@ -99,11 +101,15 @@ def signals() -> Signals | _Silent:
     global _signals
     current = _signals
     if current is None:
-        try:
-            current = Signals()
-        except ImportError:
-            current = _Silent()
-        _signals = current
+        # Once per process (the first fetch, on a prefetch thread, may race the first request).
+        with _making:
+            current = _signals
+            if current is None:
+                try:
+                    current = Signals()
+                except ImportError:
+                    current = _Silent()
+                _signals = current
     return current
 
 

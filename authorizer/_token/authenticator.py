@@ -11,7 +11,7 @@ from .._remote.discovery import Authority
 from .._remote.refresh import Clock, RefreshingValue
 from .._remote.tenants import TenantPolicy
 from .._settings.app_settings import AuthSettings
-from .._telemetry.signals import RESULT, signals
+from .._telemetry.signals import RESULT
 from .cache import TokenCache, ValidatedToken, entry_size
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest
@@ -103,7 +103,6 @@ class Authenticator:
         self._clock = clock
         self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
         self._external_id = settings.tenant_type == "external"
-        self._signals = signals()
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -129,9 +128,10 @@ class Authenticator:
         if verified is not None:
             verified = self._still_valid(digest, verified, allow_io)
         fresh = verified is None
-        found = self._signals
-        if digest and found.metering:
-            found.token_cache_lookups.add(1, _MISS if fresh else _HIT)  # type: ignore[union-attr]
+        # The instruments, when the decision's caller found an SDK recording metrics.
+        metrics = trace.metrics
+        if digest and metrics is not None:
+            metrics.token_cache_lookups.add(1, _MISS if fresh else _HIT)
         if verified is None:
             verified = self._verify(bearer_token(authorization), now, allow_io, trace)
         else:
