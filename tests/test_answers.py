@@ -217,3 +217,49 @@ def test_a_foreign_tenant_in_a_single_tenant_app_gets_403_tenant_not_allowed_nev
     home_issuer = issuer.claims(clock(), version=version)["iss"]
     mismatched = issuer.token(clock(), tenant=STRANGER_TENANT, version=version, iss=home_issuer)
     assert protected(http_request(mismatched)).status_code == 401
+
+
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def test_every_answer_the_authorizer_writes_carries_the_security_headers_and_a_functions_own_none(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    from tests.test_resource_metadata import RESOURCE, build_app, metadata_function
+
+    configure_auth(ENTRA_ALLOWED_TENANTS=PARTNER_TENANT, PROTECTED_RESOURCE_URL=RESOURCE)
+
+    @require_auth(scopes=["Orders.Read"], rate_limit="1/hour")
+    def orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders", headers={"Cache-Control": "max-age=60"})
+
+    token = issuer.token(clock())
+    answers = {
+        "401 missing": orders(http_request()),
+        "401 invalid": orders(http_request("not.a.token")),
+        "403 scope": orders(http_request(issuer.token(clock(), scp="Orders.Write"))),
+        "403 tenant": orders(http_request(issuer.token(clock(), tenant=STRANGER_TENANT))),
+        "200 function": orders(http_request(token)),
+        "429": orders(http_request(token)),
+        "200 document": metadata_function(build_app()).get_user_function()(http_request()),
+    }
+    issuer.fault("jwks", status(500))
+    authorizer.reset()
+    answers["503"] = orders(http_request(token))
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "401 missing": 401,
+        "401 invalid": 401,
+        "403 scope": 403,
+        "403 tenant": 403,
+        "200 function": 200,
+        "429": 429,
+        "200 document": 200,
+        "503": 503,
+    }
+    for name, answer in answers.items():
+        written = {header: answer.headers.get(header) for header in SECURITY_HEADERS}
+        if name == "200 function":
+            # What a function returns is its own: nothing added, nothing replaced.
+            assert written == {"Cache-Control": "max-age=60", "X-Content-Type-Options": None}
+        else:
+            assert written == SECURITY_HEADERS, name

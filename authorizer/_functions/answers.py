@@ -29,6 +29,9 @@ METADATA_PATH = "/.well-known/oauth-protected-resource"
 # What a browser app may read of our answers, once CORS exposes it.
 EXPOSED_NAMES = ("WWW-Authenticate", "Retry-After", "RateLimit", "RateLimit-Policy")
 EXPOSED = ", ".join(EXPOSED_NAMES)
+# On every answer the authorizer writes itself (never on what a function returns): a refusal must
+# never be replayed from a shared cache to another caller, and a JSON body never sniffed as a page.
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,7 @@ class Answer:
     def headers(self) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
-            # A refusal must never be replayed from a shared cache to another caller.
-            "Cache-Control": "no-store",
+            **SECURITY_HEADERS,
             # Browser apps can read a challenge only when CORS exposes it.
             "Access-Control-Expose-Headers": EXPOSED,
         }

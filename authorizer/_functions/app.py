@@ -14,7 +14,7 @@ from .._errors import ConfigurationError, TemporarilyUnavailable
 from .._policy.requirements import Requirement
 from .._token.validation import expected_issuer
 from . import resource_metadata, runtime
-from .answers import answer_for, to_http_response
+from .answers import SECURITY_HEADERS, answer_for, to_http_response
 from .decorator import allow_anonymous
 from .host_json import ROOT_ROUTES_FIX, find_host_json, route_prefix
 from .markers import name_of, protection_of
@@ -196,7 +196,9 @@ def resource_metadata_response(scopes: set[str]) -> func.HttpResponse:
     settings = runtime.settings()
     if settings.resource_url is None:
         body = {"error": "not_configured", "error_description": "Set PROTECTED_RESOURCE_URL to this API's URL."}
-        return func.HttpResponse(json.dumps(body), status_code=404, mimetype="application/json")
+        return func.HttpResponse(
+            json.dumps(body), status_code=404, headers={"Content-Type": "application/json", **SECURITY_HEADERS}
+        )
     authority = runtime.current().authenticator.authority
     try:
         template = authority.issuer_template("2.0", allow_io=True)
@@ -207,5 +209,6 @@ def resource_metadata_response(scopes: set[str]) -> func.HttpResponse:
     return func.HttpResponse(
         resource_metadata.document_body(document),
         status_code=200,
-        headers={"Content-Type": "application/json", "Cache-Control": "public, max-age=3600"},
+        # Not cached either: the document follows the settings (scopes, the resource URL) as they change.
+        headers={"Content-Type": "application/json", **SECURITY_HEADERS},
     )
