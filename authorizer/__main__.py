@@ -14,6 +14,10 @@ COMMANDS = {
     "issuer": ("authorizer.devtools._issuer", "run the local development issuer (https://127.0.0.1:7443)"),
     "token": ("authorizer.devtools._token_command", "print a token from the local development issuer"),
     "trust-dev-ca": ("authorizer.devtools._trust_command", "make this user's browsers trust the local issuer's CA"),
+    "local-settings": (
+        "authorizer.devtools._app_folder",
+        "write a starter local.settings.json against the local issuer (never replaces one)",
+    ),
 }
 
 

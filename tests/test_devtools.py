@@ -120,7 +120,8 @@ def test_a_dev_token_carries_only_what_was_asked_for(entra: LocalEntraIssuer, mo
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--scope", "Orders.Read", "--tenant", "not-a-guid"], "not a tenant GUID"),
+        (["--scope", "Orders.Read", "--tenant", "not-a-guid"], "is not a GUID"),
+        (["--scope", "Orders.Read", "--client-id", "orders-api"], "is not a GUID"),
         (["--scope", "Orders.Read", "--version", "3"], "invalid choice"),
         (["--scope", "Orders.Read", "--user", "mallory"], "invalid choice"),
     ],

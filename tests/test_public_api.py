@@ -58,7 +58,7 @@ PUBLIC_NAMES = {
     "require_auth",
     "verify_protected",
 }
-COMMANDS = {"doctor", "issuer", "token", "trust-dev-ca"}
+COMMANDS = {"doctor", "issuer", "token", "trust-dev-ca", "local-settings"}
 
 
 def test_the_public_names_are_the_promised_ones() -> None:
@@ -68,6 +68,7 @@ def test_the_public_names_are_the_promised_ones() -> None:
 
 
 def test_every_command_answers_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from authorizer.__main__ import COMMANDS as REGISTERED
     from authorizer.__main__ import main
 
     with pytest.raises(SystemExit) as caught:
@@ -75,6 +76,7 @@ def test_every_command_answers_its_help(capsys: pytest.CaptureFixture[str]) -> N
     assert caught.value.code == 0
     listed = capsys.readouterr().out
     assert all(command in listed for command in COMMANDS)
+    assert set(REGISTERED) == COMMANDS
     for command in COMMANDS:
         with pytest.raises(SystemExit) as caught:
             main([command, "--help"])

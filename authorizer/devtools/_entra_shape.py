@@ -1,7 +1,8 @@
 """Claims shaped like Entra's: v1 and v2 access tokens (delegated and app-only) and ID tokens.
 
 Only what the caller asked for goes in: the scopes requested, the roles given (or the dev user's
-own), the app roles given, the authentication context asked for in a claims request.
+own), the app roles and groups given, the authentication context asked for in a claims request.
+Tokens are for one API (``ServedApi``): the sample's by default, or an adopter's own registration.
 """
 
 from __future__ import annotations
@@ -20,11 +21,28 @@ LIFETIME_SECONDS = 3600
 
 
 @dataclass(frozen=True)
+class ServedApi:
+    """The API access tokens are minted for (its app registration's client id) and its users' tenant."""
+
+    client_id: str = API_CLIENT_ID
+    tenant: str = HOME_TENANT
+
+    def audience(self, version: str) -> str:
+        # As Entra: a v1 token names the Application ID URI, a v2 token the client id.
+        return f"api://{self.client_id}" if version == "1.0" else self.client_id
+
+    @property
+    def scope_prefix(self) -> str:
+        return f"api://{self.client_id}/"
+
+
+@dataclass(frozen=True)
 class DevUser:
     name: str
     oid: str
     display_name: str
-    tenant: str
+    # None: a member of the served API's own tenant.
+    tenant: str | None
     roles: tuple[str, ...]
     # A B2B guest of ``tenant`` whose own account lives in this tenant.
     guest_from: str | None = None
@@ -36,11 +54,11 @@ class DevUser:
 
 # Chosen with login_hint (MSAL: loginHint) or username; ada is the default.
 DEV_USERS = {
-    "ada": DevUser("ada", "dddddddd-0000-4000-8000-000000000001", "Ada Lovelace", HOME_TENANT, ("Orders.Writer",)),
-    "bob": DevUser("bob", "dddddddd-0000-4000-8000-000000000002", "Bob Builder", HOME_TENANT, ()),
+    "ada": DevUser("ada", "dddddddd-0000-4000-8000-000000000001", "Ada Lovelace", None, ("Orders.Writer",)),
+    "bob": DevUser("bob", "dddddddd-0000-4000-8000-000000000002", "Bob Builder", None, ()),
     "eve": DevUser("eve", "dddddddd-0000-4000-8000-000000000003", "Eve Outsider", STRANGER_TENANT, ()),
     "gus": DevUser(
-        "gus", "dddddddd-0000-4000-8000-000000000004", "Gus Guest", HOME_TENANT, ("Orders.Writer",), STRANGER_TENANT
+        "gus", "dddddddd-0000-4000-8000-000000000004", "Gus Guest", None, ("Orders.Writer",), STRANGER_TENANT
     ),
 }
 
@@ -97,6 +115,9 @@ class TokenRequest:
     roles: tuple[str, ...] | None = None
     app_roles: tuple[str, ...] = ()
     claims: ClaimsRequest = field(default_factory=ClaimsRequest)
+    api: ServedApi = field(default_factory=ServedApi)
+    # Group object ids for the groups claim; none unless given.
+    groups: tuple[str, ...] = ()
 
     @property
     def app_only(self) -> bool:
@@ -104,7 +125,9 @@ class TokenRequest:
 
     @property
     def token_tenant(self) -> str:
-        return self.tenant or (self.user.tenant if self.user else HOME_TENANT)
+        if self.tenant:
+            return self.tenant
+        return (self.user.tenant if self.user else None) or self.api.tenant
 
 
 def issuer_for(base_url: str, tenant: str, version: str) -> str:
@@ -123,7 +146,9 @@ def access_token_claims(base_url: str, request: TokenRequest, now: int) -> dict[
         "uti": uuid.uuid4().hex,
     }
     client = "appid" if version == "1.0" else "azp"
-    api_audience = f"api://{API_CLIENT_ID}" if version == "1.0" else API_CLIENT_ID
+    api_audience = request.api.audience(version)
+    if request.groups:
+        claims["groups"] = list(request.groups)
     if request.user is None:
         claims.update(aud=api_audience, oid=DAEMON_OID, sub=DAEMON_OID, idtyp="app", **{client: request.client_id})
         if request.app_roles:
@@ -131,10 +156,11 @@ def access_token_claims(base_url: str, request: TokenRequest, now: int) -> dict[
         return claims
     user = request.user
     claims.update(oid=user.oid, sub=f"{user.oid}-{request.client_id}"[:43], name=user.display_name, idtyp="user")
-    prefix = f"api://{API_CLIENT_ID}/"
+    prefix = request.api.scope_prefix
     api_scopes = [scope[len(prefix) :] for scope in request.scopes if scope.startswith(prefix)]
     if not api_scopes:
         # No scope of this API: in Entra that is a Microsoft Graph token, not one for this API.
+        claims.pop("groups", None)
         claims.update(aud=GRAPH, scp="openid profile User.Read", azp=request.client_id)
         return claims
     claims["aud"] = api_audience
@@ -157,14 +183,17 @@ def access_token_claims(base_url: str, request: TokenRequest, now: int) -> dict[
     return claims
 
 
-def id_token_claims(base_url: str, user: DevUser, client_id: str, nonce: str | None, now: int) -> dict[str, Any]:
+def id_token_claims(
+    base_url: str, user: DevUser, tenant: str, client_id: str, nonce: str | None, now: int
+) -> dict[str, Any]:
+    """``tenant``: the user's own (the served API's for its members)."""
     claims: dict[str, Any] = {
-        "iss": issuer_for(base_url, user.tenant, "2.0"),
+        "iss": issuer_for(base_url, tenant, "2.0"),
         "aud": client_id,
         "iat": now,
         "nbf": now,
         "exp": now + LIFETIME_SECONDS,
-        "tid": user.tenant,
+        "tid": tenant,
         "oid": user.oid,
         "sub": f"{user.oid}-{client_id}"[:43],
         "name": user.display_name,

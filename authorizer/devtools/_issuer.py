@@ -12,8 +12,10 @@ from typing import Any
 
 from .._settings.local_settings import FILE_NAME as LOCAL_SETTINGS
 from . import require_development
+from ._app_folder import guid, served_api
 from ._clients import Registrations
 from ._dev_ca import ensure_certificates
+from ._entra_shape import ServedApi
 from ._local_issuer import IDENTITY_PATH, LocalIssuerServer
 from ._server import CorsPolicy
 from ._state import (
@@ -33,10 +35,19 @@ __all__ = ["API_CLIENT_ID", "HOME_TENANT", "SPA_CLIENT_ID", "IssuerState", "Loca
 class LocalEntraIssuer:
     """The issuer over TLS with the user's development CA; start() and stop() own it."""
 
-    def __init__(self, state_dir: Path | None = None, *, port: int = 0, origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        port: int = 0,
+        origins: Iterable[str] = (),
+        api: ServedApi | None = None,
+    ) -> None:
         self.state_dir = state_dir or dev_home()
         self._port = port
         self._origins = frozenset(origins)
+        # The API its tokens are for: the sample's, or an app's own (client id and tenant).
+        self.api = api or ServedApi()
         self._server: LocalIssuerServer | None = None
         self.state: IssuerState | None = None
 
@@ -48,12 +59,12 @@ class LocalEntraIssuer:
         """
         certificates = ensure_certificates(self.state_dir)
         header = identity_header(self.state_dir)
-        self._server = LocalIssuerServer(certificates, self._port, self._origins, header).start()
+        self._server = LocalIssuerServer(certificates, self._port, self._origins, header, self.api).start()
         self.state = IssuerState(
             self._server.url,
             str(certificates.ca_bundle),
-            API_CLIENT_ID,
-            HOME_TENANT,
+            self.api.client_id,
+            self.api.tenant,
             identity_endpoint=self._server.url + IDENTITY_PATH,
             identity_header=header,
         )
@@ -111,6 +122,10 @@ class LocalEntraIssuer:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="default: LOCAL_ISSUER_PORT or 7443")
     parser.add_argument(
+        "--client-id", type=guid, help="the API tokens are for (default: ENTRA_CLIENT_ID of ./local.settings.json)"
+    )
+    parser.add_argument("--tenant-id", type=guid, help="its tenant (default: ENTRA_TENANT_ID of ./local.settings.json)")
+    parser.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -130,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
     require_development()
     try:
         origins = page_origins(args.cors_origin)
-        issuer = LocalEntraIssuer(port=args.port if args.port is not None else issuer_port(), origins=origins).start()
-    except OSError as error:
+        api = served_api(args.client_id, args.tenant_id)
+        port = args.port if args.port is not None else issuer_port()
+        issuer = LocalEntraIssuer(port=port, origins=origins, api=api).start()
+    except (OSError, ValueError) as error:
         print(f"the local issuer cannot start: {error}")
         return 2
     stopping = threading.Event()
@@ -142,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"local Entra issuer on {state.url} (development only)\n"
         f"Put these in local.settings.json Values, then `func start`:\n{values}\n"
-        "Tokens for curl: python -m authorizer token --scope Orders.Read\n"
+        f"Tokens for API {api.client_id} in tenant {api.tenant}, for curl: "
+        "python -m authorizer token --scope <a scope of the API>\n"
         "A browser signs in against it once it trusts its CA: python -m authorizer trust-dev-ca\n"
         f"Browser apps allowed to use it: {', '.join(sorted(origins)) or 'none'} (Host.CORS of local.settings.json, "
         "or --cors-origin)\n"

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._dev_ca import Certificates
 from ._downstream_grants import managed_identity_token
-from ._entra_shape import issuer_for
+from ._entra_shape import ServedApi, issuer_for
 from ._oauth import OAuthFlows
 from ._oauth_error import OAuthError
 from ._signing import SigningKeys
@@ -48,6 +48,7 @@ class LocalIssuerServer:
         port: int = 0,
         origins: frozenset[str] = frozenset(),
         identity_header: str | None = None,
+        api: ServedApi | None = None,
     ) -> None:
         # The browser pages (SPA origins) that may read its answers; never "*".
         self.origins = set(origins) - {"*"}
@@ -65,7 +66,7 @@ class LocalIssuerServer:
         self.keys = SigningKeys()
         self._http = ThreadedHttpServer(_handler_for(self), port, tls=tls)
         # Its base URL is known once the port is: set in start().
-        self.flows = OAuthFlows(self.keys, "")
+        self.flows = OAuthFlows(self.keys, "", api=api)
 
     @property
     def url(self) -> str:

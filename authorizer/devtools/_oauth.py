@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from .._settings.app_settings import is_loopback_host
+from .._settings.app_settings import GUID, is_loopback_host
 from ._clients import Registrations
 from ._downstream_grants import OBO_GRANT, app_token, on_behalf_of
 from ._entra_shape import (
     LIFETIME_SECONDS,
     ClaimsRequest,
     DevUser,
+    ServedApi,
     TokenRequest,
     access_token_claims,
     id_token_claims,
@@ -30,7 +31,6 @@ from ._entra_shape import (
 )
 from ._oauth_error import OAuthError
 from ._signing import SigningKeys, b64url
-from ._state import HOME_TENANT
 
 CODE_SECONDS = 600
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access"})
@@ -67,10 +67,18 @@ class _Bounded(OrderedDict[str, Any]):
 class OAuthFlows:
     """Issues tokens for the local issuer; safe under the server's threads."""
 
-    def __init__(self, keys: SigningKeys, base_url: str, registrations: Registrations | None = None) -> None:
+    def __init__(
+        self,
+        keys: SigningKeys,
+        base_url: str,
+        registrations: Registrations | None = None,
+        api: ServedApi | None = None,
+    ) -> None:
         self.keys = keys
         self.base_url = base_url
         self.registrations = registrations or Registrations()
+        # The API tokens are for unless a request names another (dev_api): one issuer, any app's API.
+        self.api = api or ServedApi()
         self._lock = threading.Lock()
         self._codes: _Bounded = _Bounded()
         self._refresh: _Bounded = _Bounded()
@@ -139,7 +147,7 @@ class OAuthFlows:
                 )
             return on_behalf_of(form, client_id, self.keys, self.base_url, self.registrations, now)
         if grant_type == "client_credentials" and proved:
-            home = tenant if tenant not in ("organizations", "common") else HOME_TENANT
+            home = tenant if tenant not in ("organizations", "common") else self.api.tenant
             return app_token(form, client_id, home, self.keys, self.base_url, now)
         if grant_type == "client_credentials":
             # The development shortcut for `python -m authorizer token --app-only`: no credential asked.
@@ -150,18 +158,22 @@ class OAuthFlows:
                 None,
                 scopes,
                 app_roles=_names(form, "dev_app_roles"),
+                api=self._api_named(form),
+                groups=_names(form, "dev_groups"),
             )
             return self._answer(request, refresh_for=None)
         if grant_type == "authorization_code":
             code = self._redeem(form)
-            request = TokenRequest(code.client_id, version, None, code.user, scopes, claims=code.claims)
+            request = TokenRequest(code.client_id, version, None, code.user, scopes, claims=code.claims, api=self.api)
             return self._answer(request, refresh_for=code.user, nonce=code.nonce)
         if grant_type == "refresh_token":
             with self._lock:
                 refresh: RefreshGrant | None = self._refresh.get(form.get("refresh_token", ""))
             if refresh is None or refresh.client_id != client_id:
                 raise OAuthError("invalid_grant", "unknown refresh token")
-            request = TokenRequest(client_id, version, None, refresh.user, scopes, claims=_claims(form.get("claims")))
+            request = TokenRequest(
+                client_id, version, None, refresh.user, scopes, claims=_claims(form.get("claims")), api=self.api
+            )
             return self._answer(request, refresh_for=refresh.user)
         if grant_type == "password":
             # A development shortcut for curl: no password is checked, the user is named.
@@ -174,9 +186,20 @@ class OAuthFlows:
                 scopes,
                 roles=roles,
                 claims=_claims(form.get("claims")),
+                api=self._api_named(form),
+                groups=_names(form, "dev_groups"),
             )
             return self._answer(request, refresh_for=None)
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+
+    def _api_named(self, form: dict[str, str]) -> ServedApi:
+        """The API a command-line request names (dev_api: its client id; dev_home_tenant), else this issuer's."""
+        named = {"dev_api": form.get("dev_api") or self.api.client_id}
+        named["dev_home_tenant"] = form.get("dev_home_tenant") or self.api.tenant
+        for field_name, value in named.items():
+            if not GUID.fullmatch(value):
+                raise OAuthError("invalid_request", f"{field_name} must be a GUID")
+        return ServedApi(named["dev_api"].lower(), named["dev_home_tenant"].lower())
 
     def _redeem(self, form: dict[str, str]) -> CodeGrant:
         with self._lock:
@@ -202,11 +225,13 @@ class OAuthFlows:
             "access_token": self.keys.sign(access_token_claims(self.base_url, request, now)),
         }
         user = request.user
+        home = (user.tenant if user else None) or request.api.tenant
         if user is not None and "openid" in request.scopes:
-            answer["id_token"] = self.keys.sign(id_token_claims(self.base_url, user, request.client_id, nonce, now))
+            claims = id_token_claims(self.base_url, user, home, request.client_id, nonce, now)
+            answer["id_token"] = self.keys.sign(claims)
         if user is not None:
             # MSAL.js (AAD mode) builds its account from client_info, as Entra sends it.
-            info = json.dumps({"uid": user.oid, "utid": user.tenant}).encode()
+            info = json.dumps({"uid": user.oid, "utid": home}).encode()
             answer["client_info"] = b64url(info)
         if refresh_for is not None:
             token = secrets.token_urlsafe(32)

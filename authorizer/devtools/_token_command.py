@@ -9,16 +9,12 @@ from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
 from .._policy.requirements import AUTH_CONTEXT
-from .._settings.app_settings import GUID, is_loopback_host
+from .._settings.app_settings import is_loopback_host
+from .._settings.local_settings import FILE_NAME
 from . import require_development
-from ._entra_shape import DEV_USERS
+from ._app_folder import guid, served_api
+from ._entra_shape import DEV_USERS, ServedApi
 from ._state import DAEMON_CLIENT_ID, STATE_FILE, IssuerState, dev_home
-
-
-def _guid(value: str) -> str:
-    if not GUID.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a tenant GUID")
-    return value.lower()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--app-only", action="store_true", help="an app-only (daemon) token")
     parser.add_argument("--app-role", action="append", default=[], help="an application permission (repeatable)")
-    parser.add_argument("--tenant", type=_guid, help="the token's tenant (GUID); default: the user's own")
+    parser.add_argument(
+        "--tenant", type=guid, help="the token's tenant; default: the user's own (the API's, for ada, bob and gus)"
+    )
+    parser.add_argument(
+        "--client-id", type=guid, help="the API the token is for; default: ENTRA_CLIENT_ID of ./local.settings.json"
+    )
+    parser.add_argument("--client-app", type=guid, help="the calling client app (azp / appid); default: a dev client")
+    parser.add_argument("--group", action="append", default=[], help="a group object id for the groups claim")
     parser.add_argument(
         "--user",
         choices=sorted(DEV_USERS),
@@ -38,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", choices=["1", "2"], default="2", help="token version")
     parser.add_argument("--acrs", action="append", default=[], help="an authentication context met, e.g. c1")
     parser.add_argument("--state", type=Path, default=None, help="the running issuer's state file")
+
+
+def _api(args: argparse.Namespace, state: IssuerState) -> ServedApi:
+    """--client-id, else the API of this folder's local.settings.json, else the one the running issuer serves."""
+    if Path(FILE_NAME).is_file():
+        return served_api(args.client_id)
+    return ServedApi(args.client_id or state.api_client_id, state.home_tenant)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,10 +75,20 @@ def mint(args: argparse.Namespace) -> str:
     # Only ever a local issuer: this tool must not be pointed at anything real.
     if not is_loopback_host(urlsplit(state.url).hostname or ""):
         raise ConfigurationError("issuer", f"{state.url} is not a loopback address")
-    prefix = f"api://{state.api_client_id}/"
-    form = {"client_id": DAEMON_CLIENT_ID, "token_version": args.version}
-    if args.tenant:
-        form["dev_tenant"] = args.tenant
+    api = _api(args, state)
+    tenant = args.tenant
+    prefix = api.scope_prefix
+    form = {
+        "client_id": args.client_app or DAEMON_CLIENT_ID,
+        "token_version": args.version,
+        # For the app folder's API; the user's own tenant unless --tenant names another.
+        "dev_api": api.client_id,
+        "dev_home_tenant": api.tenant,
+    }
+    if tenant:
+        form["dev_tenant"] = tenant
+    if args.group:
+        form["dev_groups"] = ",".join(args.group)
     if args.app_only:
         form |= {"grant_type": "client_credentials", "scope": prefix + ".default"}
         form["dev_app_roles"] = ",".join(args.app_role)
@@ -84,7 +104,7 @@ def mint(args: argparse.Namespace) -> str:
     if args.acrs:
         form["claims"] = json.dumps({"access_token": {"acrs": {"essential": True, "values": args.acrs}}})
     response = requests.post(
-        f"{state.url}/{args.tenant or state.home_tenant}/oauth2/v2.0/token",
+        f"{state.url}/{tenant or api.tenant}/oauth2/v2.0/token",
         data=form,
         verify=state.ca_bundle,
         timeout=10,
