@@ -1,10 +1,16 @@
 """One error root for every authentication and authorization outcome.
 
 Each branch maps to exactly one HTTP answer, chosen in ``authorizer.answers``.
-Descriptions are fixed strings: they never carry a token or a claim value.
+Descriptions are fixed strings: they never carry a token, and carry no claim value but one, the
+calling client app's id in ``client_not_allowed`` (a GUID, checked before it is written).
 """
 
 from __future__ import annotations
+
+import re
+
+# A client id as Entra writes one; anything else is not echoed.
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class ConfigurationError(ValueError):
@@ -157,6 +163,24 @@ class GuestNotAllowed(NotGrantable):
         "Guest users (B2B) may not call this operation; ask the API's owner to allow guests, or sign in "
         "with an account of your own organization."
     )
+
+
+class ClientNotAllowed(NotGrantable):
+    """An authentic caller through a client application the API (or the function) does not admit."""
+
+    error = "client_not_allowed"
+
+    def __init__(self, client_app_id: str | None, *, app_wide: bool) -> None:
+        # Only a GUID is named back: the description travels in a header.
+        named = client_app_id if client_app_id and _GUID.fullmatch(client_app_id) else "that obtained the token"
+        if app_wide:
+            who = "the API's owner lists the client apps it admits in the ENTRA_ALLOWED_CLIENT_APPS app setting"
+            what = "this API"
+        else:
+            who = "the API's owner lists the client apps this operation admits in require_auth(clients=[...])"
+            what = "this operation"
+        super().__init__(f"The client application {named} may not call {what}; {who}.")
+        self.client_app_id = client_app_id
 
 
 class CallerKindNotAdmitted(NotGrantable):

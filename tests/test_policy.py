@@ -14,13 +14,15 @@ from authorizer import Principal, require_auth
 from authorizer._policy.permissions import ScopePermissions
 from tests.conftest import ConfigureAuth, http_request
 from tests.support.clock import FakeClock
-from tests.support.entra import HOME_TENANT, PARTNER_TENANT, v1_issuer
+from tests.support.entra import HOME_TENANT, PARTNER_TENANT, SPA_CLIENT_ID, v1_issuer
 from tests.support.issuer import LocalIssuer
 
 GROUP = "99999999-0000-4000-8000-00000000001a"
+OTHER_CLIENT = "99999999-0000-4000-8000-0000000000c2"
 
 TOKENS: dict[str, dict[str, Any]] = {
     "user Orders.Read": {"scp": "Orders.Read"},
+    "user Orders.Read through another client app": {"scp": "Orders.Read", "azp": OTHER_CLIENT},
     "user Orders.Write, no role": {"scp": "Orders.Write"},
     "user Orders.Write + role Orders.Writer": {"scp": "Orders.Write", "roles": ["Orders.Writer"]},
     "user role Orders.Writer, scope User.Read": {"scp": "User.Read", "roles": ["Orders.Writer"]},
@@ -65,34 +67,36 @@ REQUIREMENTS: dict[str, dict[str, Any]] = {
     "auth_context c1": {"auth_context": "c1"},
     "allow_guests": {"allow_guests": True},
     "scopes Orders.Read, allow_guests": {"scopes": ["Orders.Read"], "allow_guests": True},
+    "clients SPA": {"clients": [SPA_CLIENT_ID]},
 }
 
 # Rows: token kinds; columns: requirements, in the order above. The README shows this table.
-USER_READ = [200, 200, 200, 200, 403, 403, 403, 403, 403, 200, 200]
-GUEST = [403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200]
-APP_READ_ALL = [403, 200, 403, 200, 403, 403, 200, 403, 403, 403, 403]
+USER_READ = [200, 200, 200, 200, 403, 403, 403, 403, 403, 200, 200, 200]
+GUEST = [403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403]
+APP_READ_ALL = [403, 200, 403, 200, 403, 403, 200, 403, 403, 403, 403, 403]
 EXPECTED: dict[str, list[int]] = {
     "user Orders.Read": USER_READ,
-    "user Orders.Write, no role": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403],
-    "user Orders.Write + role Orders.Writer": [200, 200, 403, 403, 200, 200, 403, 403, 403, 200, 403],
-    "user role Orders.Writer, scope User.Read": [200, 200, 403, 403, 403, 200, 403, 403, 403, 200, 403],
-    "user holding app role Orders.Read.All": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    "user Orders.Read through another client app": [200, 200, 200, 200, 403, 403, 403, 403, 403, 200, 200, 403],
+    "user Orders.Write, no role": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403, 200],
+    "user Orders.Write + role Orders.Writer": [200, 200, 403, 403, 200, 200, 403, 403, 403, 200, 403, 200],
+    "user role Orders.Writer, scope User.Read": [200, 200, 403, 403, 403, 200, 403, 403, 403, 200, 403, 200],
+    "user holding app role Orders.Read.All": [200, 200, 403, 403, 403, 403, 403, 403, 403, 200, 403, 200],
     "app Orders.Read.All": APP_READ_ALL,
-    "app Orders.Write.All": [403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403],
-    "app without roles": [403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "app Orders.Write.All": [403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403],
+    "app without roles": [403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     "v1 app, no idtyp, oid == sub": APP_READ_ALL,
     "v1 user Orders.Read": USER_READ,
-    "no scp, not app-only (id token shape)": [403] * 11,
-    "scp with idtyp app (contradiction)": [401] * 11,
+    "no scp, not app-only (id token shape)": [403] * 12,
+    "scp with idtyp app (contradiction)": [401] * 12,
     "guest (acct 1)": GUEST,
     "guest from another tenant (idp, no acct)": GUEST,
     "guest with a personal account (idp live.com)": GUEST,
     "member, idp its own tenant's v1 issuer": USER_READ,
     "member, acct 0 beside a foreign idp": USER_READ,
-    "user in group G1": [200, 200, 200, 200, 403, 403, 403, 200, 403, 200, 200],
+    "user in group G1": [200, 200, 200, 200, 403, 403, 403, 200, 403, 200, 200, 200],
     "user in too many groups (overage)": USER_READ,
-    "user with acrs c1, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200],
-    "user without acrs, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 401, 200, 200],
+    "user with acrs c1, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 200],
+    "user without acrs, client cp1": [200, 200, 200, 200, 403, 403, 403, 403, 401, 200, 200, 200],
     "user without acrs, client without cp1": USER_READ,
     "app Orders.Read.All with acct 1 (apps are never guests)": APP_READ_ALL,
 }
@@ -329,7 +333,7 @@ def test_an_app_only_caller_without_roles_never_passes_a_function_that_lists_req
             return func.HttpResponse("ok")
 
         statuses.append(handler(http_request(token)).status_code)
-    assert statuses == [403] * 8
+    assert statuses == [403] * 9
 
 
 def test_define_permissions_refuses_a_bare_string_of_roles() -> None:

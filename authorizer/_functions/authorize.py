@@ -14,7 +14,14 @@ from time import perf_counter
 
 import azure.functions as func
 
-from .._errors import AuthContextRequired, AuthError, MissingCredentials, TenantListUnavailable, TenantNotAllowed
+from .._errors import (
+    AuthContextRequired,
+    AuthError,
+    ClientNotAllowed,
+    MissingCredentials,
+    TenantListUnavailable,
+    TenantNotAllowed,
+)
 from .._policy.requirements import Requirement
 from .._remote.refresh import WouldBlock
 from .._telemetry.signals import CLIENT, ERROR, FUNCTION, RESULT, TENANT, Signals, host_trace, observed
@@ -27,8 +34,9 @@ from .markers import FunctionName
 
 logger = logging.getLogger("authorizer")
 Authorize = Callable[[func.HttpRequest | None, bool, Trace], Principal | func.HttpResponse]
-# Authorization failures of the tenant policy, raised while authenticating: the token itself was good.
-_TENANT_REFUSALS = (TenantNotAllowed, TenantListUnavailable)
+# Authorization failures of the app-wide policy (tenants, client apps), raised while authenticating:
+# the token itself was good.
+_TENANT_REFUSALS = (TenantNotAllowed, TenantListUnavailable, ClientNotAllowed)
 _AUTHENTICATED = {RESULT: "success"}
 _NO_CREDENTIALS = {RESULT: "none"}
 _failed_authentication: dict[str, dict[str, str]] = {}

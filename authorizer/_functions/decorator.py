@@ -44,6 +44,7 @@ def require_auth(
     allow_app_only: bool = False,
     allow_guests: bool | None = None,
     rate_limit: str | None = None,
+    clients: Iterable[str] = (),
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Protect an HTTP function with an Entra access token; stack it under ``@app.route``.
 
@@ -56,13 +57,16 @@ def require_auth(
     passes; app-only callers only with ``allow_app_only``, which is refused beside any
     requirement. B2B guests are refused unless ``allow_guests`` (default: ENTRA_ALLOW_GUESTS).
     ``rate_limit``: per caller, in the limits notation ("60/minute", "10/second;600/hour");
-    default RATE_LIMIT_DEFAULT, "" for none.
+    default RATE_LIMIT_DEFAULT, "" for none. ``clients``: the client app ids (azp / appid) whose
+    callers this function admits, users and applications alike (within ENTRA_ALLOWED_CLIENT_APPS).
 
     Raises:
         TypeError: stacked in the wrong order, or a function without a request parameter.
-        ValueError: malformed requirement names, or allow_app_only beside a requirement.
+        ValueError: malformed requirement names or client ids, allow_app_only beside a requirement, or
+            a client that ENTRA_ALLOWED_CLIENT_APPS does not admit (it could never call).
         ConfigurationError: the settings are invalid (checked now, at import).
     """
+    settings = runtime.settings()
     requirement = build_requirement(
         scopes=scopes,
         roles=roles,
@@ -71,9 +75,16 @@ def require_auth(
         groups=groups,
         auth_context=auth_context,
         allow_app_only=allow_app_only,
-        allow_guests=runtime.settings().allow_guests if allow_guests is None else allow_guests,
+        allow_guests=settings.allow_guests if allow_guests is None else allow_guests,
         permission_map=runtime.permissions(),
+        clients=clients,
     )
+    shut_out = requirement.clients - settings.allowed_client_apps if settings.allowed_client_apps else frozenset()
+    if shut_out:
+        raise ValueError(
+            f"require_auth(clients=...) names {', '.join(sorted(shut_out))}, which ENTRA_ALLOWED_CLIENT_APPS does not "
+            "admit: no call through it could reach this function. Add it to the app setting, or drop it here."
+        )
 
     # The wrapper's parameters differ from the function's (no principal): typed as Callable[..., R].
     def decorate(function: Callable[..., R]) -> Callable[..., R]:

@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .._token.principal import CallerKind, Principal, caller_kind
+from .._settings.app_settings import GUID
+from .._token.principal import CallerKind, Principal, caller_kind, check_client
 from .permissions import ScopePermissions, names_ok
 from .refusals import Rule, refusal
 
@@ -45,6 +46,9 @@ class Requirement:
     # B2B guests of the token's tenant pass too; by default they are refused.
     allow_guests: bool = False
     permission_map: ScopePermissions | None = None
+    # The client apps (azp / appid) this function admits, whoever calls through them; empty: any.
+    # Not a requirement kind: it admits no one by itself, it narrows who the table admits.
+    clients: frozenset[str] = frozenset()
     # Derived once from the table, per caller kind: the rules to meet, or None when refused outright.
     rules: Mapping[CallerKind, tuple[Rule, ...] | None] = field(
         init=False, default_factory=dict, compare=False, repr=False
@@ -102,6 +106,8 @@ class Requirement:
         # the requirement and the principal are both immutable. Kept by identity, with the object itself.
         if passed.get(id(principal)) is principal:
             return
+        if self.clients:
+            check_client(principal, self.clients, app_wide=False)
         kind = caller_kind(principal)
         rules = self.rules[kind]
         # A guest carries its host tenant's tid: without this, guests would cross the tenant boundary.
@@ -156,13 +162,15 @@ def build_requirement(
     allow_app_only: bool,
     allow_guests: bool = False,
     permission_map: ScopePermissions | None,
+    clients: Iterable[str] = (),
 ) -> Requirement:
     """Build and check a requirement at decoration time.
 
     Raises:
         TypeError: a bare string was passed where a list of names belongs.
         ValueError: an empty or malformed name, permissions without a mapping, an authentication
-            context that is not c1-c99, or allow_app_only beside a requirement.
+            context that is not c1-c99, allow_app_only beside a requirement, or a client that is not
+            a client id (a GUID).
     """
     lists = {"scopes": scopes, "roles": roles, "app_roles": app_roles, "permissions": permissions, "groups": groups}
     frozen: dict[str, frozenset[str]] = {}
@@ -173,6 +181,11 @@ def build_requirement(
         frozen[label] = frozenset(names)
         if not names_ok(frozen[label]):
             raise ValueError(f"require_auth({label}=...) has an empty or malformed name")
+    if isinstance(clients, str):
+        raise TypeError("require_auth(clients=...) takes a list of client ids, not a string")
+    client_ids = frozenset(str(client).lower() for client in clients)
+    if not all(GUID.fullmatch(client) for client in client_ids):
+        raise ValueError("require_auth(clients=...) takes client ids (application ids, GUIDs)")
     if auth_context is not None and (not isinstance(auth_context, str) or not AUTH_CONTEXT.fullmatch(auth_context)):
         raise ValueError("require_auth(auth_context=...) takes one authentication context id, c1 to c99")
     listed = [label for label in KINDS if frozen.get(label) or (label == "auth_context" and auth_context)]
@@ -193,5 +206,6 @@ def build_requirement(
         allow_app_only=allow_app_only,
         allow_guests=allow_guests,
         permission_map=permission_map if frozen["permissions"] else None,
+        clients=client_ids,
         **frozen,
     )

@@ -53,6 +53,8 @@ class AuthSettings:
     # Opt-ins of telemetry: tenant and client app ids as attributes (cardinality), user ids on spans.
     telemetry_tenant_ids: bool = False
     telemetry_user_ids: bool = False
+    # The client apps (azp / appid) admitted to every function; empty: any client.
+    allowed_client_apps: frozenset[str] = frozenset()
 
     @property
     def is_development(self) -> bool:
@@ -120,6 +122,9 @@ class AuthSettings:
             tenant_type=read(lambda: reader.tenant_type("ENTRA_TENANT_TYPE", instance), "workforce"),
             telemetry_tenant_ids=read(lambda: reader.flag("ENTRA_TELEMETRY_TENANT_IDS"), False),
             telemetry_user_ids=read(lambda: reader.flag("ENTRA_TELEMETRY_USER_IDS"), False),
+            allowed_client_apps=frozenset(
+                read(lambda: reader.guid_items("ENTRA_ALLOWED_CLIENT_APPS", "client app"), no_names)
+            ),
         )
         if problems:
             raise ConfigurationError.all_of(problems)
@@ -193,11 +198,11 @@ class SettingsReader:
     def items(self, name: str) -> list[str]:
         return [item.strip() for item in self.text(name).split(",") if item.strip()]
 
-    def guid_items(self, name: str) -> list[str]:
+    def guid_items(self, name: str, what: str = "tenant") -> list[str]:
         try:
             return parse_guid_list(self.text(name))
         except ValueError as error:
-            raise ConfigurationError(name, f"must list tenant GUIDs: {error}") from None
+            raise ConfigurationError(name, f"must list {what} GUIDs: {error}") from None
 
     def number(self, name: str, kind: Callable[[str], _N], default: _N, low: _N, high: _N) -> _N:
         raw = self.text(name)

@@ -15,7 +15,7 @@ from .._telemetry.signals import RESULT
 from .cache import TokenCache, ValidatedToken, entry_size
 from .compact import MAX_TOKEN_LENGTH, parse
 from .guests import is_guest
-from .principal import Principal
+from .principal import Principal, check_client
 from .validation import (
     Expectations,
     check_claims,
@@ -103,6 +103,7 @@ class Authenticator:
         self._clock = clock
         self._expectations = Expectations(settings.audiences, settings.clock_skew_seconds, settings.accepted_versions)
         self._external_id = settings.tenant_type == "external"
+        self._allowed_clients = settings.allowed_client_apps
 
     def authenticate(self, authorization: str | None, *, allow_io: bool, trace: Trace) -> Principal:
         """Return the caller of a request that carries a valid token from an allowed tenant.
@@ -138,6 +139,9 @@ class Authenticator:
             trace.kid, trace.claims = verified.kid, verified.principal.claims
         # The tenant list is not part of a token's verification: checked on every presentation.
         self.tenants.check(verified.principal.tid, allow_io=allow_io)
+        if self._allowed_clients:
+            # The app-wide list of client apps (ENTRA_ALLOWED_CLIENT_APPS), for every caller kind.
+            check_client(verified.principal, self._allowed_clients, app_wide=True)
         # Only admitted tokens are kept: a stream of authentic tokens of a refused tenant cannot
         # push the callers we serve out of the cache.
         if fresh and digest:

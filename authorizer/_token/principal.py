@@ -8,7 +8,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .._errors import InvalidClaim
+from .._errors import ClientNotAllowed, InvalidClaim
 from .delegation import delegation_for
 
 _NO_NAME = frozenset({""})
@@ -149,6 +149,18 @@ class CallerKind(Enum):
     DELEGATED = "a user through a client app (scp)"
     APP_ONLY = "an application acting as itself"
     NEITHER = "neither (an ID token, say)"
+
+
+def check_client(principal: Principal, allowed: frozenset[str], *, app_wide: bool) -> None:
+    """Refuse a caller whose client app (azp in v2, appid in v1; a managed identity's too) is not listed.
+
+    Raises:
+        ClientNotAllowed: naming the client and where the list is kept.
+    """
+    client = principal.client_app_id
+    # Entra writes client ids in lower case; a list may not.
+    if client is None or client.lower() not in allowed:
+        raise ClientNotAllowed(client, app_wide=app_wide)
 
 
 def caller_kind(principal: Principal) -> CallerKind:
