@@ -1,15 +1,17 @@
 # Two entry points do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
+PYTHON312 ?= $(shell pyenv prefix 3.12.1 2>/dev/null)/bin/python3
 PYTHON313 ?= $(shell pyenv prefix 3.13.0 2>/dev/null)/bin/python3
 VENV := .venv
 VENV313 := .venv313
 STAMPS := .stamps
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck pytest bootstrap clean fuzz bench demo issuer token trust-dev-ca debian
+.PHONY: test lint typecheck pytest package versions bootstrap clean fuzz bench demo issuer token trust-dev-ca debian
 
-test: bootstrap lint typecheck pytest
+# The whole suite on 3.11, the package as the release builds it, the library suite on 3.12 and 3.13.
+test: bootstrap lint typecheck pytest package versions
 
 bootstrap: $(STAMPS)/venv $(STAMPS)/venv313 $(STAMPS)/npm debian
 
@@ -73,6 +75,16 @@ typecheck: $(STAMPS)/venv
 pytest: bootstrap
 	$(PY) -m pytest
 
+# The sdist and the wheel, built as the release workflow builds them, installed in a fresh venv.
+package: $(STAMPS)/venv
+	$(PY) .ci/check_package.py
+
+# The library suite on the other Pythons the worker runs, one nox session each (noxfile.py);
+# nox finds python3.12 and python3.13 on PATH (pyenv's here; PYTHON312= and PYTHON313= override).
+versions: $(STAMPS)/venv
+	@for python in "$(PYTHON312)" "$(PYTHON313)"; do test -x "$$python" || { echo "no Python at '$$python'"; exit 1; }; done
+	PATH="$(dir $(PYTHON312)):$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/nox -s library-3.12 library-3.13
+
 # Performance, as ratios to a bare RSA verify measured in the same run (about 8 minutes).
 bench: $(STAMPS)/venv $(STAMPS)/venv313
 	$(PY) -m bench.run
@@ -82,4 +94,4 @@ fuzz: $(STAMPS)/venv
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/test_fuzz.py tests/test_differential.py
 
 clean:
-	rm -rf $(VENV) $(VENV313) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache samples/node_modules .local-issuer
+	rm -rf $(VENV) $(VENV313) $(STAMPS) .nox dist .mypy_cache .ruff_cache .pytest_cache samples/node_modules .local-issuer

@@ -5,6 +5,7 @@ host.json, two HTTP functions and a timer) gets a fresh Python 3.13 virtual envi
 worker (azure-functions-runtime), and the worker indexes and invokes it. Nothing of this repository
 is on that app's sys.path: the host side runs from a copy of tests/worker, and the library comes
 from the installed wheel.
+
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from tests.support.issuer import LocalIssuer, auth_environ
 from tests.support.keyvault import LocalKeyVault
 from tests.support.managed_identity import ManagedIdentityEndpoint
 from tests.worker.driver import REPO, WORKER_PYTHON, run_harness
+
+# Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
+# once, in the main suite, not in each Python's library session (noxfile.py).
+pytestmark = pytest.mark.pinned_runtime
 
 # The README's "Add it to your function app", as the adopter's own files.
 HOST_JSON = {

@@ -30,6 +30,10 @@ from authorizer.devtools._spa import SpaServer, spa_config
 from tests.support.demo import running_demo
 from tests.support.http_server import free_port
 
+# Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
+# once, in the main suite, not in each Python's library session (noxfile.py).
+pytestmark = pytest.mark.pinned_runtime
+
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
 # Chromium reaches for Google's hosts unless told not to; the test asserts it did not.

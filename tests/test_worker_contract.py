@@ -24,6 +24,10 @@ from tests.support.tokens import b64url
 from tests.worker.declared import declared_routes
 from tests.worker.driver import REPO, WORKER_PYTHON, run_harness
 
+# Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
+# once, in the main suite, not in each Python's library session (noxfile.py).
+pytestmark = pytest.mark.pinned_runtime
+
 RESOURCE_URL = "https://orders.contoso.example"
 
 # Named here as well as read from function_app.py: a function dropped from both still fails.

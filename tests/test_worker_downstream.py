@@ -13,6 +13,10 @@ from authorizer.devtools._graph import LocalGraph, graph_settings
 from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
 from tests.worker.driver import WORKER_PYTHON, run_harness
 
+# Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
+# once, in the main suite, not in each Python's library session (noxfile.py).
+pytestmark = pytest.mark.pinned_runtime
+
 OBO = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ADA = "dddddddd-0000-4000-8000-000000000001"
 

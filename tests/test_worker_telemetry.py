@@ -12,6 +12,10 @@ import pytest
 from tests.support.issuer import LocalIssuer, auth_environ
 from tests.worker.driver import WORKER_PYTHON, run_harness
 
+# Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
+# once, in the main suite, not in each Python's library session (noxfile.py).
+pytestmark = pytest.mark.pinned_runtime
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INVOCATION_SPAN = "00f067aa0ba902b7"
 
