@@ -72,8 +72,9 @@ lint: $(STAMPS)/venv
 typecheck: $(STAMPS)/venv
 	$(VENV)/bin/mypy
 
+# PYTHON312: the adopter's path in tests/test_adoption.py runs on it.
 pytest: bootstrap
-	$(PY) -m pytest
+	PYTHON312="$(PYTHON312)" $(PY) -m pytest
 
 # The sdist and the wheel, built as the release workflow builds them, installed in a fresh venv.
 package: $(STAMPS)/venv

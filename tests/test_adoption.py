@@ -1,10 +1,12 @@
 """Adopting the package in a function app that is not ours, step for step as the README says.
 
-The wheel is built from this checkout; a separate app in a temporary folder (the host's default
-host.json, two HTTP functions and a timer) gets a fresh Python 3.13 virtual environment with the real
-worker (azure-functions-runtime), and the worker indexes and invokes it. Nothing of this repository
-is on that app's sys.path: the host side runs from a copy of tests/worker, and the library comes
-from the installed wheel.
+The wheel is built from this checkout with the README's command into the app's wheels/ folder, and
+installed from the app's requirements.txt as the README writes it. A separate app in a temporary
+folder (the host's default host.json, three HTTP functions and a timer) gets a fresh Python 3.13
+virtual environment with the real worker (azure-functions-runtime), and the worker indexes and invokes
+it; docs/testing.md's app gets a fresh Python 3.12 one, where its own test file runs under pytest with
+the package's plugin. Nothing of this repository is on either app's sys.path: the host side runs from
+a copy of tests/worker, and the library comes from the installed wheel.
 
 """
 
@@ -25,6 +27,8 @@ from typing import Any
 
 import pytest
 
+import authorizer
+from tests.support.adopter import DOCUMENTED_TESTS, write_documented_app
 from tests.support.entra import HOME_TENANT, PARTNER_TENANT, STRANGER_TENANT, USER_OID
 from tests.support.http_server import free_port
 from tests.support.issuer import LocalIssuer, auth_environ
@@ -84,8 +88,26 @@ FUNCTION_APP = """
     def nightly(timer: func.TimerRequest) -> None:
         return None
 """
-REQUIREMENTS = "azure-functions\nentra-functions-authorizer[keyvault]\n"
 WORKER = ["azure-functions-runtime==1.3.0", "azure-functions>=2,<3"]
+
+
+def requirements(extras: str = "") -> str:
+    """The README's requirements.txt: the wheel from the app's own wheels/ folder, by name and version."""
+    return f"azure-functions\n--find-links wheels\nentra-functions-authorizer{extras}=={authorizer.__version__}\n"
+
+
+def readme_wheel(python: Path, app: Path) -> Path:
+    """The README's command: the wheel of this repository, built into the app's wheels/ folder."""
+    completed = subprocess.run(  # noqa: S603 - the environment's own pip, on this checkout
+        [str(python), "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(app / "wheels"), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    [built] = (app / "wheels").glob("entra_functions_authorizer-*.whl")
+    return built
 
 
 @dataclass(frozen=True)
@@ -143,6 +165,12 @@ class AdoptingApp:
     app: Path
     python: Path
     host: Path
+    wheel: Path
+
+    def install(self, extras: str) -> None:
+        """requirements.txt as the README has it, with ``extras``, installed with the app's pip."""
+        (self.app / "requirements.txt").write_text(requirements(extras))
+        pip(self.python, "-r", str(self.app / "requirements.txt"))
 
     def run(self, cases: list[dict[str, Any]], settings: dict[str, str]) -> dict[str, Any]:
         return run_harness(
@@ -151,7 +179,7 @@ class AdoptingApp:
 
 
 @pytest.fixture(scope="module")
-def adopting(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> AdoptingApp:
+def adopting(tmp_path_factory: pytest.TempPathFactory) -> AdoptingApp:
     if not WORKER_PYTHON.exists():
         pytest.fail(f"{WORKER_PYTHON} is missing: run `make bootstrap` (it needs Python 3.13)", pytrace=False)
     root = tmp_path_factory.mktemp("adoption")
@@ -159,17 +187,19 @@ def adopting(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> AdoptingA
     app.mkdir()
     (app / "host.json").write_text(json.dumps(HOST_JSON, indent=2))
     (app / "function_app.py").write_text(textwrap.dedent(FUNCTION_APP))
-    (app / "requirements.txt").write_text(REQUIREMENTS)
     # A fresh environment on the worker's Python, as the remote build makes one from requirements.txt.
     venv = root / "venv"
     subprocess.run([str(WORKER_PYTHON), "-m", "venv", str(venv)], check=True, timeout=120)  # noqa: S603
     python = venv / "bin" / "python"
-    pip(python, str(wheel), *WORKER)
-    return AdoptingApp(root, app, python, host_side(root / "host"))
+    pip(python, *WORKER)
+    adopting = AdoptingApp(root, app, python, host_side(root / "host"), readme_wheel(python, app))
+    # Without an extra first: the Key Vault check below needs the extra missing.
+    adopting.install("")
+    return adopting
 
 
 @pytest.fixture(scope="module")
-def adopted(adopting: AdoptingApp, wheel: Path) -> Iterator[Adopted]:
+def adopted(adopting: AdoptingApp) -> Iterator[Adopted]:
     issuer = LocalIssuer().start()
     identity = ManagedIdentityEndpoint().start()
     vault = LocalKeyVault(identity, adopting.root).start()
@@ -184,7 +214,7 @@ def adopted(adopting: AdoptingApp, wheel: Path) -> Iterator[Adopted]:
         }
         # First without the keyvault extra: KEY_VAULT_URL must fail the load, naming the fix.
         without_extra = adopting.run([], settings)
-        pip(adopting.python, f"{wheel}[keyvault]")
+        adopting.install("[keyvault]")
         now = time.time()
         good = issuer.token(now, scp="Orders.Read")
         partner, stranger = issuer.token(now, tenant=PARTNER_TENANT), issuer.token(now, tenant=STRANGER_TENANT)
@@ -254,7 +284,7 @@ def command(python: Path, cwd: Path, environment: dict[str, str], *arguments: st
 
 
 def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_node(
-    adopting: AdoptingApp, adopted: Adopted, wheel: Path
+    adopting: AdoptingApp, adopted: Adopted
 ) -> None:
     # No extra: the development tools need nothing beyond the package's own dependencies (once trustme).
     data = adopting.root / "xdg-data"
@@ -305,12 +335,12 @@ def test_the_dev_tools_of_the_installed_package_work_from_any_folder_without_nod
 
 
 def test_a_protected_function_calls_graph_on_behalf_of_its_caller_from_the_installed_package(
-    adopting: AdoptingApp, adopted: Adopted, wheel: Path
+    adopting: AdoptingApp, adopted: Adopted
 ) -> None:
     from authorizer.devtools._graph import LocalGraph, graph_settings
     from authorizer.devtools._issuer import API_CLIENT_ID, SPA_CLIENT_ID, LocalEntraIssuer
 
-    pip(adopting.python, f"{wheel}[downstream]")
+    adopting.install("[keyvault,downstream]")
     entra = LocalEntraIssuer(adopting.root / "entra").start()
     state = entra.started_state()
     graph = LocalGraph(graph_settings(state.url, state.ca_bundle, HOME_TENANT)).start()
@@ -344,3 +374,52 @@ def test_a_protected_function_calls_graph_on_behalf_of_its_caller_from_the_insta
     body = json.loads(answers[0]["body"])
     assert (body["id"], body["requestedBy"]["appId"]) == (USER_OID, API_CLIENT_ID)
     assert requests_made == 1
+
+
+# --- the adopter's own tests, on Python 3.12 ------------------------------------------------------
+THEIR_API = "5e1f0c3a-9b7d-4c2e-8a6f-0123456789ab"
+THEIR_TENANT = "7a0b1c2d-3e4f-4a5b-9c6d-7e8f90a1b2c3"
+
+
+def python312() -> Path:
+    """Python 3.12: PYTHON312 (make test sets it), else python3.12 on PATH."""
+    named = os.environ.get("PYTHON312") or shutil.which("python3.12")
+    if not named or not Path(named).exists():
+        pytest.fail("Python 3.12 is needed here: set PYTHON312=/path/to/python3.12 (make test does)", pytrace=False)
+    return Path(named)
+
+
+def test_an_adopter_follows_the_readme_and_its_own_tests_pass_on_python_3_12(tmp_path: Path) -> None:
+    """README's install section, docs/testing.md's app and test file, the plugin from the installed wheel."""
+    app = tmp_path / "orders-app"
+    app.mkdir()
+    write_documented_app(app)
+    venv = tmp_path / "venv"
+    subprocess.run([str(python312()), "-m", "venv", str(venv)], check=True, timeout=120)  # noqa: S603
+    python = venv / "bin" / "python"
+    readme_wheel(python, app)
+    (app / "requirements.txt").write_text(requirements("[keyvault]"))
+    # docs/testing.md: the app's requirements and pytest.
+    pip(python, "-r", str(app / "requirements.txt"), "pytest")
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("ENTRA_", "KEY_VAULT_", "AZURE_FUNCTIONS_")) and name != "PYTHONPATH"
+    }
+    environment["XDG_DATA_HOME"] = str(tmp_path / "data")
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - the adopter's own environment
+            [str(python), *arguments], cwd=app, env=environment, capture_output=True, text=True, timeout=600
+        )
+
+    assert run("-c", "import sys; print(sys.version_info[:2])").stdout.strip() == "(3, 12)"
+    # The adopter's local.settings.json, as the package writes a starter one, for its own registration.
+    written = run("-m", "authorizer", "local-settings", "--client-id", THEIR_API, "--tenant-id", THEIR_TENANT)
+    assert written.returncode == 0, written.stdout + written.stderr
+    # No -p and no conftest.py: the entra fixture comes from the installed package's entry point.
+    tested = run("-m", "pytest", "-q", "-W", "error")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert f"{DOCUMENTED_TESTS} passed" in tested.stdout
+    located = run("-c", "import authorizer; print(authorizer.__file__)").stdout
+    assert "/site-packages/authorizer/" in located and str(REPO) not in located

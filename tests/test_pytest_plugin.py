@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from tests.support.adopter import DOCUMENTED_TESTS, write_documented_app
 
 REPO = Path(__file__).resolve().parents[1]
 THEIR_API = "5e1f0c3a-9b7d-4c2e-8a6f-0123456789ab"
@@ -71,16 +72,9 @@ def test_a_token_carries_only_what_is_named(entra):
 """
 
 
-def python_blocks(page: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
-
-
 def adopters_app(folder: Path) -> None:
     """docs/testing.md's function_app.py and tests/test_orders.py, and a local.settings.json of the app's."""
-    app, tests = python_blocks(REPO / "docs" / "testing.md")[:2]
-    (folder / "function_app.py").write_text(app)
-    (folder / "tests").mkdir()
-    (folder / "tests" / "test_orders.py").write_text(tests)
+    write_documented_app(folder)
     (folder / "tests" / "test_more.py").write_text(textwrap.dedent(MORE_TESTS))
     values = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -90,8 +84,6 @@ def adopters_app(folder: Path) -> None:
         "ENTRA_INSTANCE": "https://login.microsoftonline.com",
     }
     (folder / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
-    # pytest's rootdir, and the app's folder on sys.path as the host puts it.
-    (folder / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
 
 
 def test_the_documented_test_file_passes_against_the_documented_app(tmp_path: Path) -> None:
@@ -110,7 +102,7 @@ def test_the_documented_test_file_passes_against_the_documented_app(tmp_path: Pa
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "12 passed" in completed.stdout
+    assert f"{DOCUMENTED_TESTS + 5} passed" in completed.stdout
 
 
 def test_the_package_registers_the_plugin() -> None:
