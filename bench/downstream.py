@@ -17,7 +17,7 @@ import authorizer._functions.runtime
 from authorizer._token.authenticator import Trace
 from authorizer._token.delegation import begin, end
 from authorizer._token.principal import Principal
-from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
+from authorizer.devtools._issuer import HOME_TENANT, LocalEntraIssuer
 from bench.harness import REPEATS, RsaFloor, figures, local_authorizer, mint, pin_to_one_core
 
 PER_ROUND = 2000
@@ -34,13 +34,7 @@ def measure() -> dict[str, Any]:
             state = entra.started_state()
             os.environ.update({"IDENTITY_ENDPOINT": state.identity_endpoint, "IDENTITY_HEADER": state.identity_header})
             authorizer.configure(environ={**state.settings(), "AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
-            token = entra.token(
-                tenant=HOME_TENANT,
-                grant_type="password",
-                client_id=SPA_CLIENT_ID,
-                username="ada",
-                scope=f"api://{API_CLIENT_ID}/Orders.Read",
-            )
+            token = entra.user_token("Orders.Read")
             runtime = authorizer._functions.runtime.current()
             principal: Principal = runtime.authenticator.authenticate(f"Bearer {token}", allow_io=True, trace=Trace())
             serving = begin(principal, f"Bearer {token}")

@@ -338,20 +338,14 @@ def test_a_protected_function_calls_graph_on_behalf_of_its_caller_from_the_insta
     adopting: AdoptingApp, adopted: Adopted
 ) -> None:
     from authorizer.devtools._graph import LocalGraph, graph_settings
-    from authorizer.devtools._issuer import API_CLIENT_ID, SPA_CLIENT_ID, LocalEntraIssuer
+    from authorizer.devtools._issuer import API_CLIENT_ID, LocalEntraIssuer
 
     adopting.install("[keyvault,downstream]")
     entra = LocalEntraIssuer(adopting.root / "entra").start()
     state = entra.started_state()
     graph = LocalGraph(graph_settings(state.url, state.ca_bundle, HOME_TENANT)).start()
     try:
-        token = entra.token(
-            tenant=HOME_TENANT,
-            grant_type="password",
-            client_id=SPA_CLIENT_ID,
-            username="ada",
-            scope=f"api://{API_CLIENT_ID}/Orders.Read",
-        )
+        token = entra.user_token("Orders.Read")
         settings = {**state.settings(), "AZURE_FUNCTIONS_ENVIRONMENT": "Development", "GRAPH_BASE_URL": graph.url}
         cases = [request(case, "profile", "profile", token) for case in ("profile", "profile again")]
         report = run_harness(

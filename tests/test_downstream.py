@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 import authorizer
 from authorizer import Principal, require_auth
-from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
+from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, LocalEntraIssuer
 from tests.conftest import http_request
 from tests.support.log_hygiene import assert_no_token_material, watched_logs
 from tests.support.telemetry import Telemetry, series
@@ -68,14 +68,7 @@ def user_token(entra: LocalEntraIssuer, user: str = "ada", capabilities: bool = 
         claims["access_token"]["xms_cc"] = {"values": ["cp1"]}
     if acrs:
         claims["access_token"]["acrs"] = {"essential": True, "value": acrs}
-    return entra.token(
-        tenant=HOME_TENANT,
-        grant_type="password",
-        client_id=SPA_CLIENT_ID,
-        username=user,
-        scope=f"api://{API_CLIENT_ID}/Orders.Read",
-        claims=json.dumps(claims),
-    )
+    return entra.user_token("Orders.Read", user=user, claims=json.dumps(claims))
 
 
 def verified(entra: LocalEntraIssuer, token: str, audience: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from authorizer.devtools._graph import LocalGraph, graph_settings
-from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, SPA_CLIENT_ID, LocalEntraIssuer
+from authorizer.devtools._issuer import API_CLIENT_ID, HOME_TENANT, LocalEntraIssuer
 from tests.worker.driver import WORKER_PYTHON, run_harness
 
 # Drives an interpreter or a browser of its own (the 3.13 worker, chromium, a fresh venv): it runs
@@ -40,14 +40,7 @@ def token(entra: LocalEntraIssuer, acrs: str | None = None) -> str:
     claims: dict[str, Any] = {"access_token": {"xms_cc": {"values": ["cp1"]}}}
     if acrs:
         claims["access_token"]["acrs"] = {"essential": True, "value": acrs}
-    return entra.token(
-        tenant=HOME_TENANT,
-        grant_type="password",
-        client_id=SPA_CLIENT_ID,
-        username="ada",
-        scope=f"api://{API_CLIENT_ID}/Profile.Read",
-        claims=json.dumps(claims),
-    )
+    return entra.user_token("Profile.Read", claims=json.dumps(claims))
 
 
 def request(case: str, function: str, path: str, bearer: str) -> dict[str, Any]:

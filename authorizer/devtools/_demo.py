@@ -82,15 +82,8 @@ def main() -> int:
 
 
 def banner(issuer: LocalEntraIssuer, api_url: str, spa_url: str, graph_url: str) -> str:
-    scope = f"api://{API_CLIENT_ID}"
     # Asked for as `python -m authorizer token` asks: the command line's client, ada's password grant.
-    reader = issuer.token(
-        tenant=HOME_TENANT,
-        grant_type="password",
-        client_id=DAEMON_CLIENT_ID,
-        username="ada",
-        scope=f"{scope}/Orders.Read",
-    )
+    reader = issuer.user_token("Orders.Read", client_id=DAEMON_CLIENT_ID)
     return f"""
 Local development server (not the Functions host; `func start` runs the real one)
   API         {api_url}   (function_app.py, converted as the Python worker does)

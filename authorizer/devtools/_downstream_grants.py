@@ -71,12 +71,7 @@ def on_behalf_of(
             )
     tenant, oid = str(user["tid"]), str(user["oid"])
     claims: dict[str, Any] = {
-        "iss": issuer_for(base_url, tenant, "2.0"),
-        "aud": resource,
-        "iat": now,
-        "nbf": now,
-        "exp": now + LIFETIME_SECONDS,
-        "tid": tenant,
+        **_issued(base_url, tenant, resource, now),
         "oid": oid,
         "sub": f"{oid}-{client_id}"[:43],
         "azp": client_id,
@@ -109,12 +104,7 @@ def app_token(
     # The client's service principal in this tenant: a stable id of its own.
     service_principal = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}"))
     claims: dict[str, Any] = {
-        "iss": issuer_for(base_url, tenant, "2.0"),
-        "aud": resource,
-        "iat": now,
-        "nbf": now,
-        "exp": now + LIFETIME_SECONDS,
-        "tid": tenant,
+        **_issued(base_url, tenant, resource, now),
         "oid": service_principal,
         "sub": service_principal,
         "azp": client_id,
@@ -134,12 +124,7 @@ def managed_identity_token(resource: str, keys: SigningKeys, base_url: str, now:
     from ._state import HOME_TENANT
 
     claims = {
-        "iss": issuer_for(base_url, HOME_TENANT, "2.0"),
-        "aud": resource,
-        "iat": now,
-        "nbf": now,
-        "exp": now + LIFETIME_SECONDS,
-        "tid": HOME_TENANT,
+        **_issued(base_url, HOME_TENANT, resource, now),
         "oid": DEV_MANAGED_IDENTITY_OID,
         "sub": DEV_MANAGED_IDENTITY_OID,
         "azp": DEV_MANAGED_IDENTITY_CLIENT_ID,
@@ -179,6 +164,18 @@ def _user_assertion(assertion: str, client_id: str, keys: SigningKeys) -> dict[s
             "invalid_grant", "AADSTS50013: The assertion is no user's delegated token.", error_codes=[50013]
         )
     return claims
+
+
+def _issued(base_url: str, tenant: str, resource: str, now: int) -> dict[str, Any]:
+    """The claims every v2 token of this issuer opens with: who issued it, for what, and when."""
+    return {
+        "iss": issuer_for(base_url, tenant, "2.0"),
+        "aud": resource,
+        "iat": now,
+        "nbf": now,
+        "exp": now + LIFETIME_SECONDS,
+        "tid": tenant,
+    }
 
 
 def _answer(keys: SigningKeys, claims: dict[str, Any], scopes: list[str]) -> dict[str, Any]:

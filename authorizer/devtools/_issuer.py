@@ -99,6 +99,13 @@ class LocalEntraIssuer:
         """A token from the token endpoint (grant_type and the dev_* fields as form fields)."""
         return str(self._post(f"/{tenant}/oauth2/v2.0/token", fields)["access_token"])
 
+    def user_token(self, *scopes: str, user: str = "ada", client_id: str = SPA_CLIENT_ID, **fields: str) -> str:
+        """A signed-in dev user's token for this issuer's API, as a command line asks for one (password grant)."""
+        scope = " ".join(self.api.scope_prefix + name for name in scopes)
+        return self.token(
+            tenant=self.api.tenant, grant_type="password", client_id=client_id, username=user, scope=scope, **fields
+        )
+
     def started_state(self) -> IssuerState:
         if self.state is None:
             raise RuntimeError("start() the issuer first")
