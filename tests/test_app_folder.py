@@ -146,3 +146,53 @@ def test_a_starter_local_settings_points_the_app_at_the_local_issuer_and_is_neve
     assert main(["local-settings", "--client-id", OTHER_API]) == 1
     assert written.read_text() == mine
     assert "left as it is" in capsys.readouterr().out
+
+
+def test_dot_default_is_refused_for_an_api_whose_scopes_the_issuer_does_not_know(
+    adopter: tuple[Path, LocalEntraIssuer],
+) -> None:
+    folder, _ = adopter
+    write_settings(folder, ENTRA_CLIENT_ID=THEIR_API, ENTRA_TENANT_ID=THEIR_TENANT)
+    # It once answered the sample's own scopes (Orders.Read Orders.Write) for any API's .default.
+    with pytest.raises(ValueError, match=r"does not know the delegated scopes of API .*name them"):
+        mint("--scope", ".default")
+
+
+def test_local_settings_reads_nothing_of_a_file_that_exists_and_names_a_folder_it_cannot_write(
+    adopter: tuple[Path, LocalEntraIssuer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _ = adopter
+    encrypted = '{"IsEncrypted": true, "Values": {"ENTRA_CLIENT_ID": "a1b2..."}}'
+    (folder / "local.settings.json").write_text(encrypted)
+    assert main(["local-settings"]) == 1
+    assert (folder / "local.settings.json").read_text() == encrypted
+    assert "left as it is" in capsys.readouterr().out
+    assert main(["local-settings", "--folder", str(tmp_path / "no-such-app")]) == 2
+    assert "cannot write" in capsys.readouterr().out
+
+
+def test_the_fixture_plays_the_development_managed_identity_the_apps_settings_name(
+    adopter: tuple[Path, LocalEntraIssuer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from authorizer.devtools._entra_testing import Entra
+
+    folder, issuer = adopter
+    write_settings(
+        folder,
+        ENTRA_CLIENT_ID=THEIR_API,
+        ENTRA_TENANT_ID=THEIR_TENANT,
+        ENTRA_CLIENT_CREDENTIAL="managed_identity",
+        IDENTITY_ENDPOINT="https://127.0.0.1:7443/_dev/managed-identity",
+        IDENTITY_HEADER="the-users-own-issuers-secret",
+        ENTRA_ALLOW_GUESTS="true",
+    )
+    # As func start: a non-empty variable of the environment wins over the file.
+    monkeypatch.setenv("ENTRA_ALLOW_GUESTS", "false")
+    testing = Entra.begin(issuer, folder=folder)
+    try:
+        state = issuer.started_state()
+        assert testing.environ["IDENTITY_ENDPOINT"] == state.identity_endpoint
+        assert testing.environ["IDENTITY_HEADER"] == state.identity_header
+        assert testing.environ["ENTRA_ALLOW_GUESTS"] == "false"
+    finally:
+        testing.end()

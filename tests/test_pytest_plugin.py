@@ -111,3 +111,25 @@ def test_the_package_registers_the_plugin() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["pytest11"] == {"entra": "authorizer.devtools._pytest_plugin"}
     assert any(requirement.startswith("pytest") for requirement in project["optional-dependencies"]["dev"])
+
+
+def test_a_settings_file_the_plugin_cannot_read_stops_only_the_tests_that_ask_for_the_fixture(tmp_path: Path) -> None:
+    # Encrypted by `func settings encrypt`: the plugin, loaded in every run, must not stop this one.
+    (tmp_path / "local.settings.json").write_text('{"IsEncrypted": true, "Values": {"ENTRA_CLIENT_ID": "x"}}')
+    (tmp_path / "test_other.py").write_text(
+        "def test_unrelated():\n    assert True\n\n\ndef test_uses_it(entra):\n    pass\n"
+    )
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(("ENTRA_", "AZURE_FUNCTIONS_"))
+    }
+    environment["PYTHONPATH"] = str(REPO)
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and pytest
+        [sys.executable, "-m", "pytest", "-p", "authorizer.devtools._pytest_plugin", "-q", "-rE"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "1 passed, 1 error" in completed.stdout, completed.stdout + completed.stderr
+    assert "IsEncrypted must be false" in completed.stdout

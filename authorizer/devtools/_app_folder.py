@@ -60,9 +60,13 @@ def starter_values(api: ServedApi, ca_bundle: Path, port: int) -> dict[str, str]
         ENVIRONMENT: DEVELOPMENT,
         "ENTRA_TENANT_ID": api.tenant,
         "ENTRA_CLIENT_ID": api.client_id,
-        "ENTRA_INSTANCE": f"https://127.0.0.1:{port}",
+        "ENTRA_INSTANCE": _instance(port),
         "ENTRA_DEV_CA_BUNDLE": str(ca_bundle),
     }
+
+
+def _instance(port: int | None = None) -> str:
+    return f"https://127.0.0.1:{issuer_port() if port is None else port}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,16 +78,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the starter file; 1 when one exists (it is never replaced)."""
     path = args.folder / FILE_NAME
-    api = served_api(args.client_id, args.tenant_id, folder=args.folder)
-    values = starter_values(api, ensure_certificates(dev_home()).ca_bundle, issuer_port())
-    document = json.dumps({"IsEncrypted": False, "Values": values}, indent=2) + "\n"
     try:
-        # Exclusive creation: an existing file (with the app's own secrets, say) is never replaced.
+        if path.exists() or path.is_symlink():
+            # Read nothing of it: a file that exists is the app's own, whatever it holds.
+            ca_bundle = ensure_certificates(dev_home()).ca_bundle
+            print(f"{path} exists and is left as it is; to use the local issuer, set these of its Values:")
+            print(json.dumps({"ENTRA_INSTANCE": _instance(), "ENTRA_DEV_CA_BUNDLE": str(ca_bundle)}, indent=2))
+            return 1
+        api = served_api(args.client_id, args.tenant_id, folder=args.folder)
+        values = starter_values(api, ensure_certificates(dev_home()).ca_bundle, issuer_port())
+        # Exclusive creation: a file that appeared meanwhile is not replaced either.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        print(f"{path} exists and is left as it is; to use the local issuer, set these of its Values:")
-        print(json.dumps({name: values[name] for name in ("ENTRA_INSTANCE", "ENTRA_DEV_CA_BUNDLE")}, indent=2))
-        return 1
+    except (OSError, ValueError) as error:
+        print(f"cannot write {path}: {error}")
+        return 2
+    document = json.dumps({"IsEncrypted": False, "Values": values}, indent=2) + "\n"
     with os.fdopen(descriptor, "w") as file:
         file.write(document)
     print(

@@ -10,13 +10,14 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 import authorizer
 
 from .._policy.requirements import AUTH_CONTEXT
-from .._settings.app_settings import DEVELOPMENT
+from .._settings.app_settings import DEVELOPMENT, is_loopback_host
 from .._settings.local_settings import ENVIRONMENT, FILE_NAME, LocalSettings
 from ._app_folder import served_api
 from ._entra_shape import ServedApi
@@ -56,7 +57,12 @@ class Entra:
         environ = dict(os.environ)
         path = folder / FILE_NAME
         if path.is_file():
-            environ |= LocalSettings.read(path).values
+            # As func start applies the file: a non-empty environment variable wins.
+            environ = LocalSettings.read(path).under(environ)
+        endpoint = urlsplit(environ.get("IDENTITY_ENDPOINT", "")).hostname
+        if endpoint and is_loopback_host(endpoint):
+            # The development managed identity the app's settings name: this session's issuer plays it.
+            environ |= {"IDENTITY_ENDPOINT": state.identity_endpoint, "IDENTITY_HEADER": state.identity_header}
         for name in _OUTSIDE:
             environ.pop(name, None)
         if environ.get("RATE_LIMIT_STORAGE_URL", "").startswith(("redis://", "rediss://")):

@@ -216,6 +216,14 @@ class OAuthFlows:
     def _answer(
         self, request: TokenRequest, *, refresh_for: DevUser | None, nonce: str | None = None
     ) -> dict[str, Any]:
+        api = request.api
+        if request.user is not None and api != ServedApi() and api.scope_prefix + ".default" in request.scopes:
+            # The sample's .default means its own scopes; of another app's API the issuer knows none.
+            raise OAuthError(
+                "invalid_scope",
+                f"the local issuer does not know the delegated scopes of API {api.client_id}: name them "
+                f"({api.scope_prefix}<scope>) instead of .default",
+            )
         now = int(time.time())
         answer: dict[str, Any] = {
             "token_type": "Bearer",

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ._issuer import LocalEntraIssuer
 
 MARKER = "entra"
+# The environment variables this run added from local.settings.json.
+_ADDED = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,13 +35,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "configures for this test",
     )
     settings = config.rootpath / "local.settings.json"
-    if settings.is_file():
-        from .._settings.local_settings import LocalSettings
+    if not settings.is_file():
+        return
+    from .._settings.local_settings import LocalSettings, LocalSettingsError
 
-        # As func start: each Value unless the environment already holds a non-empty one.
-        for name, value in LocalSettings.read(settings).values.items():
-            if not os.environ.get(name):
-                os.environ[name] = value
+    try:
+        values = LocalSettings.read(settings).values
+    except LocalSettingsError:
+        # A run that never asks for the fixture must not stop here; one that does is told why by it.
+        return
+    # As func start: each Value unless the environment already holds a non-empty one.
+    added = {name: value for name, value in values.items() if not os.environ.get(name)}
+    os.environ.update(added)
+    config.stash[_ADDED] = list(added)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # What the run added goes with it (a pytester run inside another must not leave it behind).
+    for name in config.stash.get(_ADDED, []):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

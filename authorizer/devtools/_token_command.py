@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
@@ -109,5 +110,14 @@ def mint(args: argparse.Namespace) -> str:
         verify=state.ca_bundle,
         timeout=10,
     )
-    response.raise_for_status()
+    if response.status_code != 200:
+        # The issuer's own words, as Entra gives them (error_description), not a traceback.
+        raise ValueError(f"the local issuer refused: {_description(response)}")
     return str(response.json()["access_token"])
+
+
+def _description(response: Any) -> str:
+    try:
+        return str(response.json().get("error_description") or response.status_code)
+    except ValueError:
+        return str(response.status_code)
