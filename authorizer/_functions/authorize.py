@@ -36,7 +36,7 @@ logger = logging.getLogger("authorizer")
 Authorize = Callable[[func.HttpRequest | None, bool, Trace], Principal | func.HttpResponse]
 # Authorization failures of the app-wide policy (tenants, client apps), raised while authenticating:
 # the token itself was good.
-_TENANT_REFUSALS = (TenantNotAllowed, TenantListUnavailable, ClientNotAllowed)
+_APP_POLICY_REFUSALS = (TenantNotAllowed, TenantListUnavailable, ClientNotAllowed)
 _AUTHENTICATED = {RESULT: "success"}
 _NO_CREDENTIALS = {RESULT: "none"}
 _failed_authentication: dict[str, dict[str, str]] = {}
@@ -77,7 +77,7 @@ def authorizer_of(name: FunctionName, requirement: Requirement) -> Authorize:
         except WouldBlock:
             raise
         except AuthError as error:
-            return refuse(error, trace, found, authenticated=isinstance(error, _TENANT_REFUSALS))
+            return refuse(error, trace, found, authenticated=isinstance(error, _APP_POLICY_REFUSALS))
         except Exception:
             return failed(trace)
         if found is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -27,7 +27,6 @@ CLIENT = "entra_authorizer.client_app_id"
 ERROR = "error.type"
 # How often to ask again whether an SDK has been configured meanwhile.
 RELOOK_SECONDS = 1.0
-Attributes = Mapping[str, str]
 
 
 class Signals:
@@ -127,22 +126,16 @@ def observed(now: float) -> Signals | None:
     return current if current.metering or current.tracing else None  # type: ignore[return-value]
 
 
-def listening(now: float | None = None) -> Signals | None:
-    """The instruments when an SDK records metrics, else None; ``now`` (perf_counter) if the caller has it."""
-    current = _signals if _signals is not None else signals()
-    now = perf_counter() if now is None else now
-    if now >= current.look_at:
-        current.look(now)
-    return current if current.metering else None  # type: ignore[return-value]
+def listening() -> Signals | None:
+    """The instruments when an SDK records metrics, else None."""
+    found = observed(perf_counter())
+    return found if found is not None and found.metering else None
 
 
-def traced(now: float | None = None) -> Signals | None:
+def traced() -> Signals | None:
     """The instruments when an SDK records spans, else None."""
-    current = _signals if _signals is not None else signals()
-    now = perf_counter() if now is None else now
-    if now >= current.look_at:
-        current.look(now)
-    return current if current.tracing else None  # type: ignore[return-value]
+    found = observed(perf_counter())
+    return found if found is not None and found.tracing else None
 
 
 def count_refresh(source: str, succeeded: bool) -> None:
@@ -198,7 +191,3 @@ def fetch_span(source: str) -> Callable[[bool, str | None], None]:
 
 def _no_span(succeeded: bool, error_type: str | None) -> None:
     return
-
-
-def attributes(**values: Any) -> dict[str, str]:
-    return {name: str(value) for name, value in values.items() if value is not None}
