@@ -6,7 +6,6 @@ JWKS publishes; the library fetches that JWKS and the metadata as it would Entra
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,10 +15,10 @@ import azure.functions as func
 
 import authorizer
 
-from .._policy.requirements import AUTH_CONTEXT
 from .._settings.app_settings import DEVELOPMENT, is_loopback_host
 from .._settings.local_settings import ENVIRONMENT, FILE_NAME, LocalSettings
 from ._app_folder import served_api
+from ._dev_token_form import dev_token_form
 from ._entra_shape import ServedApi
 from ._issuer import LocalEntraIssuer
 from ._state import DAEMON_CLIENT_ID, SPA_CLIENT_ID
@@ -128,29 +127,20 @@ class Entra:
             raise ValueError("a user's token carries the scopes its client asked for: name at least one")
         if version not in (1, 2):
             raise ValueError("version is 1 or 2")
-        form = {
-            "token_version": str(version),
-            "dev_api": self.api.client_id,
-            "dev_home_tenant": self.api.tenant,
-            "client_id": client_app or (DAEMON_CLIENT_ID if app_only else SPA_CLIENT_ID),
-        }
-        if tenant:
-            form["dev_tenant"] = tenant
-        if groups:
-            form["dev_groups"] = ",".join(_names(groups, "groups"))
-        prefix = self.api.scope_prefix
-        if app_only:
-            form |= {"grant_type": "client_credentials", "scope": prefix + ".default"}
-            form["dev_app_roles"] = ",".join(app_role_names)
-        else:
-            user = "gus" if guest else "ada"
-            form |= {"grant_type": "password", "username": user, "scope": " ".join(prefix + s for s in scope_names)}
-            form["dev_roles"] = ",".join(_names(roles, "roles"))
         contexts = _names([auth_context] if isinstance(auth_context, str) else auth_context or (), "auth_context")
-        if any(not AUTH_CONTEXT.fullmatch(context) for context in contexts):
-            raise ValueError("an authentication context id is c1 to c99")
-        if contexts:
-            form["claims"] = json.dumps({"access_token": {"acrs": {"essential": True, "values": contexts}}})
+        form = dev_token_form(
+            self.api,
+            client_id=client_app or (DAEMON_CLIENT_ID if app_only else SPA_CLIENT_ID),
+            version=str(version),
+            scopes=scope_names,
+            user="gus" if guest else "ada",
+            roles=_names(roles, "roles"),
+            app_only=app_only,
+            app_roles=app_role_names,
+            groups=_names(groups, "groups"),
+            tenant=tenant,
+            acrs=contexts,
+        )
         return self.issuer.token(tenant=tenant or self.api.tenant, **form)
 
     @staticmethod

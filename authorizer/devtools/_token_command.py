@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
-from .._policy.requirements import AUTH_CONTEXT
 from .._settings.app_settings import is_loopback_host
 from .._settings.local_settings import FILE_NAME
 from . import require_development
 from ._app_folder import guid, served_api
+from ._dev_token_form import dev_token_form
 from ._entra_shape import DEV_USERS, ServedApi
 from ._state import DAEMON_CLIENT_ID, STATE_FILE, IssuerState, dev_home
 
@@ -77,35 +76,23 @@ def mint(args: argparse.Namespace) -> str:
     if not is_loopback_host(urlsplit(state.url).hostname or ""):
         raise ConfigurationError("issuer", f"{state.url} is not a loopback address")
     api = _api(args, state)
-    tenant = args.tenant
-    prefix = api.scope_prefix
-    form = {
-        "client_id": args.client_app or DAEMON_CLIENT_ID,
-        "token_version": args.version,
-        # For the app folder's API; the user's own tenant unless --tenant names another.
-        "dev_api": api.client_id,
-        "dev_home_tenant": api.tenant,
-    }
-    if tenant:
-        form["dev_tenant"] = tenant
-    if args.group:
-        form["dev_groups"] = ",".join(args.group)
-    if args.app_only:
-        form |= {"grant_type": "client_credentials", "scope": prefix + ".default"}
-        form["dev_app_roles"] = ",".join(args.app_role)
-    else:
-        if not args.scope:
-            raise ValueError("name at least one --scope: a delegated token carries the scopes its client asked for")
-        form |= {"grant_type": "password", "username": args.user, "scope": " ".join(prefix + s for s in args.scope)}
-        # Exactly the roles named: a dev user's own roles (ada's Orders.Writer) come only when asked for.
-        form["dev_roles"] = ",".join(args.role)
-    for value in args.acrs:
-        if not AUTH_CONTEXT.fullmatch(value):
-            raise ValueError(f"--acrs {value!r}: an authentication context id is c1 to c99")
-    if args.acrs:
-        form["claims"] = json.dumps({"access_token": {"acrs": {"essential": True, "values": args.acrs}}})
+    if not args.app_only and not args.scope:
+        raise ValueError("name at least one --scope: a delegated token carries the scopes its client asked for")
+    form = dev_token_form(
+        api,
+        client_id=args.client_app or DAEMON_CLIENT_ID,
+        version=args.version,
+        scopes=args.scope,
+        user=args.user,
+        roles=args.role,
+        app_only=args.app_only,
+        app_roles=args.app_role,
+        groups=args.group,
+        tenant=args.tenant,
+        acrs=args.acrs,
+    )
     response = requests.post(
-        f"{state.url}/{tenant or api.tenant}/oauth2/v2.0/token",
+        f"{state.url}/{args.tenant or api.tenant}/oauth2/v2.0/token",
         data=form,
         verify=state.ca_bundle,
         timeout=10,
