@@ -165,6 +165,18 @@ class RsaFloor:
         return Ratio.of(ratios)
 
 
+def fresh_rounds(issuer: LocalIssuer, per_round: int, **claims: Any) -> list[list[func.HttpRequest]]:
+    """REPEATS rounds of requests with tokens never seen, built here, outside every timed region."""
+    return [[request_for(token) for token in mint(issuer, per_round, **claims)] for _ in range(REPEATS)]
+
+
+def repeat_rounds(call: Callable[[func.HttpRequest], object], issuer: LocalIssuer, per_round: int) -> list[list[Any]]:
+    """REPEATS rounds of one request whose token ``call`` has already seen once."""
+    request = request_for(mint(issuer, 1)[0])
+    call(request)
+    return [[request] * per_round] * REPEATS
+
+
 def mint(issuer: LocalIssuer, count: int, **claims: Any) -> list[str]:
     now = time.time()
     return [issuer.token(now, **claims) for _ in range(count)]

@@ -13,10 +13,12 @@ from bench.harness import (
     REPEATS,
     RsaFloor,
     figures,
+    fresh_rounds,
     local_authorizer,
     mint,
     pin_to_one_core,
     protected_noop,
+    repeat_rounds,
     request_for,
 )
 from tests.support.entra import CLIENT_ID, HOME_TENANT, v2_issuer
@@ -34,18 +36,13 @@ def measure() -> dict[str, Any]:
         list_orders = protected_noop()
         floor = RsaFloor(issuer, mint(issuer, PER_ROUND))
 
-        def fresh_rounds() -> list[list[Any]]:
-            # Request objects are built here, outside every timed region.
-            return [[request_for(token) for token in mint(issuer, PER_ROUND)] for _ in range(REPEATS)]
-
-        first_rounds = fresh_rounds()
+        first_rounds: list[list[Any]] = fresh_rounds(issuer, PER_ROUND)
         assert list_orders(first_rounds[0][0]).status_code == 200
         first_rounds[0] = first_rounds[0][1:]
         fresh = floor.ratio(list_orders, first_rounds)
 
-        repeat_request = request_for(mint(issuer, 1)[0])
-        list_orders(repeat_request)
-        repeat = floor.ratio(list_orders, [[repeat_request] * PER_ROUND] * REPEATS)
+        repeats = repeat_rounds(list_orders, issuer, PER_ROUND)
+        repeat = floor.ratio(list_orders, repeats)
 
         rng = random.Random(7)
         popular = [request_for(token) for token in mint(issuer, POPULAR_TOKENS)]
@@ -70,8 +67,8 @@ def measure() -> dict[str, Any]:
 
         # The audit trail of admitted calls turned on (one line): a record for each, formatted.
         logging.getLogger("authorizer").setLevel(logging.DEBUG)
-        fresh_audited = floor.ratio(list_orders, fresh_rounds())
-        repeat_audited = floor.ratio(list_orders, [[repeat_request] * PER_ROUND] * REPEATS)
+        fresh_audited = floor.ratio(list_orders, fresh_rounds(issuer, PER_ROUND))
+        repeat_audited = floor.ratio(list_orders, repeats)
     return {
         "core": core,
         "rsa_verify_us": floor.median_us(),

@@ -21,13 +21,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from bench.harness import (
-    REPEATS,
     RsaFloor,
     figures,
+    fresh_rounds,
     local_authorizer,
     mint,
     pin_to_one_core,
     protected_noop,
+    repeat_rounds,
     request_for,
 )
 
@@ -60,12 +61,8 @@ def measure(signals: str) -> dict[str, Any]:
         list_orders = protected_noop()
         floor = RsaFloor(issuer, mint(issuer, PER_ROUND))
         assert list_orders(request_for(mint(issuer, 1)[0])).status_code == 200
-        fresh = floor.ratio(
-            list_orders, [[request_for(token) for token in mint(issuer, PER_ROUND)] for _ in range(REPEATS)]
-        )
-        repeat_request = request_for(mint(issuer, 1)[0])
-        list_orders(repeat_request)
-        repeat = floor.ratio(list_orders, [[repeat_request] * PER_ROUND] * REPEATS)
+        fresh = floor.ratio(list_orders, fresh_rounds(issuer, PER_ROUND))
+        repeat = floor.ratio(list_orders, repeat_rounds(list_orders, issuer, PER_ROUND))
         provider.force_flush()
         recorded = reader.get_metrics_data()
     names = (

@@ -19,6 +19,7 @@ from bench.harness import (
     REPEATS,
     RsaFloor,
     figures,
+    fresh_rounds,
     local_authorizer,
     mint,
     pin_to_one_core,
@@ -40,15 +41,17 @@ def measure() -> dict[str, Any]:
         key = issuer.signer.private_key.public_key()
         expected_issuer = v2_issuer(issuer.base_url, HOME_TENANT)
 
+        def claims(groups: int) -> dict[str, Any]:
+            return {"groups": [str(uuid.uuid4()) for _ in range(groups)]} if groups else {}
+
         def tokens(groups: int) -> list[str]:
-            extra = {"groups": [str(uuid.uuid4()) for _ in range(groups)]} if groups else {}
-            return mint(issuer, PER_ROUND, **extra)
+            return mint(issuer, PER_ROUND, **claims(groups))
 
         assert list_orders(request_for(tokens(0)[0])).status_code == 200
         for label, groups in SIZES.items():
             sample = tokens(groups)
             floor = RsaFloor(issuer, sample)
-            fresh = floor.ratio(list_orders, [[request_for(token) for token in tokens(groups)] for _ in range(REPEATS)])
+            fresh = floor.ratio(list_orders, fresh_rounds(issuer, PER_ROUND, **claims(groups)))
             floor_us = statistics.median(floor.samples) * 1e6
             pyjwt = floor.ratio(
                 lambda token: jwt.decode(token, key, algorithms=["RS256"], audience=CLIENT_ID, issuer=expected_issuer),
