@@ -7,6 +7,7 @@ the list; a listed client admits no one the function's requirements refuse.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,18 @@ def test_only_listed_client_apps_reach_the_function(
     assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
     # No scope to request: a new token through the same client would be refused again.
     assert "scope=" not in answer.headers["WWW-Authenticate"]
+
+
+def test_an_async_function_keeps_the_same_list(
+    configure_auth: ConfigureAuth, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    @require_auth(scopes=["Orders.Read"], clients=[SPA_CLIENT_ID])
+    async def list_orders(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("orders")
+
+    admitted = asyncio.run(list_orders(http_request(caller(issuer, clock, "user", "2.0", SPA_CLIENT_ID))))
+    refused = asyncio.run(list_orders(http_request(caller(issuer, clock, "user", "2.0", STRANGER_APP))))
+    assert (admitted.status_code, json.loads(refused.get_body())["error"]) == (200, "client_not_allowed")
 
 
 def test_a_listed_client_admits_no_one_the_requirements_refuse(

@@ -205,6 +205,8 @@ def test_consent_not_granted_is_a_403_that_names_the_scope_and_who_grants_it(ent
     assert MAIL_READ in body["error_description"] and "admin consent" in body["error_description"]
     # Nothing a client can fetch fixes it: no scope to loop on.
     assert "scope=" not in refused.headers["WWW-Authenticate"]
+    # An answer of the authorizer's like any other refusal, headers included.
+    assert (refused.headers["Cache-Control"], refused.headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
 
 
 @pytest.mark.parametrize("capable", [True, False], ids=["cp1-client", "client-without-cp1"])
